@@ -1,0 +1,34 @@
+"""``add`` then ``incr`` through Django's cache API.
+
+Atomic wherever ``add`` and ``incr`` are (LocMemCache within one process);
+the system checks warn about backends where they are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.cache.backends.base import BaseCache
+
+from drf_ratelimit.backends.base import WindowHit
+from drf_ratelimit.backends.errors import as_count, unavailable_on_error
+
+
+class AddIncrCounter:
+    name = "add+incr"
+
+    def __init__(self, cache: BaseCache) -> None:
+        self.cache = cache
+
+    def count(self, hits: Sequence[WindowHit]) -> list[int]:
+        with unavailable_on_error(self.name):
+            return [self._count_one(hit) for hit in hits]
+
+    def _count_one(self, hit: WindowHit) -> int:
+        if self.cache.add(hit.key, hit.delta, hit.timeout):
+            return hit.delta
+        if hit.delta == 0:
+            return as_count(self.cache.get(hit.key, 0))
+        # A ValueError here means the key vanished between add and incr (eviction).
+        return as_count(self.cache.incr(hit.key, hit.delta))
+

@@ -1,0 +1,43 @@
+"""memcached: ``incr`` first, so the steady state is one round trip.
+
+memcached's ``incr`` is atomic on the server and keeps the key's expiry. On a
+miss (Django raises ValueError) the key is created with ``add``; if another
+client won that race, ``incr`` again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
+
+from drf_ratelimit.backends.base import WindowHit
+from drf_ratelimit.backends.errors import as_count, unavailable_on_error
+
+
+def is_memcached(cache: BaseCache) -> bool:
+    return isinstance(cache, BaseMemcachedCache)
+
+
+class MemcachedCounter:
+    name = "memcached"
+
+    def __init__(self, cache: BaseCache) -> None:
+        self.cache = cache
+
+    def count(self, hits: Sequence[WindowHit]) -> list[int]:
+        with unavailable_on_error(self.name):
+            return [self._count_one(hit) for hit in hits]
+
+    def _count_one(self, hit: WindowHit) -> int:
+        if hit.delta == 0:
+            return as_count(self.cache.get(hit.key, 0))
+        try:
+            return as_count(self.cache.incr(hit.key, hit.delta))
+        except ValueError:
+            pass
+        if self.cache.add(hit.key, hit.delta, hit.timeout):
+            return hit.delta
+        return as_count(self.cache.incr(hit.key, hit.delta))
+

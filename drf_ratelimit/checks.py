@@ -1,0 +1,118 @@
+"""System checks: say at start-up what a backend cannot promise.
+
+=====================  =======  ==============================================
+id                     level    condition
+=====================  =======  ==============================================
+drf_ratelimit.E001     Error    CACHES is not defined
+drf_ratelimit.E002     Error    RATELIMIT_USE_CACHE is not an alias in CACHES
+drf_ratelimit.E003     Error    the ratelimit cache is a DummyCache (never limits)
+drf_ratelimit.E004     Error    the cache cannot increment atomically (db, file)
+drf_ratelimit.E005     Error    a configured rate or key does not parse
+drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
+drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
+=====================  =======  ==============================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from drf_ratelimit import conf
+from drf_ratelimit.keys import key_function
+from drf_ratelimit.rates import is_dotted_path, parse_rate
+from drf_ratelimit.registry import DECLARATIONS
+
+_HINT_BACKEND = "Use Redis (django-redis or Django's RedisCache) or memcached."
+
+
+@register(Tags.caches, "drf_ratelimit")
+def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    caches_setting = getattr(settings, "CACHES", None)
+    if not caches_setting:
+        return [Error("CACHES is not defined; drf_ratelimit cannot count requests.",
+                      hint=_HINT_BACKEND, id="drf_ratelimit.E001")]
+    alias = conf.get("RATELIMIT_USE_CACHE")
+    if alias not in caches_setting:
+        return [Error(f"RATELIMIT_USE_CACHE={alias!r} is not an alias in CACHES.",
+                      hint=f"Use one of: {', '.join(map(repr, caches_setting))}.",
+                      id="drf_ratelimit.E002")]
+    return _check_backend(alias, caches_setting[alias].get("BACKEND", ""))
+
+
+def _check_backend(alias: str, backend: str) -> list[CheckMessage]:
+    backend_class = _backend_class(backend)
+    if backend_class is None:
+        return []
+    name = f"Cache {alias!r} ({backend})"
+    if issubclass(backend_class, DummyCache):
+        return [Error(f"{name} is a dummy cache: nothing would ever be limited.",
+                      hint=_HINT_BACKEND, id="drf_ratelimit.E003")]
+    if issubclass(backend_class, DatabaseCache | FileBasedCache):
+        return [Error(f"{name} cannot increment atomically: concurrent requests "
+                      "would be undercounted.", hint=_HINT_BACKEND, id="drf_ratelimit.E004")]
+    if issubclass(backend_class, LocMemCache):
+        return [Warning(f"{name} is local memory: each process counts on its own, so "
+                        "N worker processes allow up to N times the limit.",
+                        hint=_HINT_BACKEND + " Fine for development and a single process.",
+                        id="drf_ratelimit.W001")]
+    if not _known_atomic(backend_class):
+        return [Warning(f"{name} is not a backend drf_ratelimit knows to be atomic; "
+                        "it will use cache.add and cache.incr.",
+                        hint=_HINT_BACKEND, id="drf_ratelimit.W002")]
+    return []
+
+
+def _backend_class(backend: str) -> type | None:
+    try:
+        return import_string(backend)  # type: ignore[no-any-return]
+    except ImportError:
+        return None  # Django's own cache checks report an unimportable BACKEND
+
+
+def _known_atomic(backend_class: type) -> bool:
+    from django.core.cache.backends.memcached import BaseMemcachedCache
+    from django.core.cache.backends.redis import RedisCache
+
+    known: tuple[type, ...] = (BaseMemcachedCache, RedisCache)
+    try:
+        from django_redis.cache import RedisCache as DjangoRedisCache
+
+        known += (DjangoRedisCache,)
+    except ImportError:
+        pass
+    return issubclass(backend_class, known)
+
+
+@register("drf_ratelimit")
+def check_declared_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Parse every declared literal rate and key once (E005)."""
+    errors: list[CheckMessage] = []
+    for declaration in DECLARATIONS:
+        problem = _problem(declaration.key, declaration.rate)
+        if problem:
+            errors.append(Error(f"{declaration.where}: {problem}", id="drf_ratelimit.E005"))
+    return errors
+
+
+def _problem(key: Any, rate: Any) -> str | None:
+    try:
+        if isinstance(rate, str) and is_dotted_path(rate):
+            conf.resolve(rate, "rate")
+        elif not callable(rate):
+            parse_rate(rate)
+        if key:
+            key_function(key)
+            if isinstance(key, str) and is_dotted_path(key):
+                conf.resolve(key, "key")
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    return None

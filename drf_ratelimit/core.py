@@ -1,0 +1,106 @@
+"""django-ratelimit's functional API: :func:`get_usage` and :func:`is_ratelimited`.
+
+Same signatures, defaults and evaluation order as django-ratelimit 4.1, so a
+project migrates by changing the import. The differences are fixes: malformed
+rates are ImproperlyConfigured, cache failures follow RATELIMIT_FAIL_OPEN
+instead of raising, ``method=None`` means every method, and counting is one
+atomic round trip on Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from drf_ratelimit import conf
+from drf_ratelimit.engine import Limit, check
+from drf_ratelimit.groups import group_for
+from drf_ratelimit.keys import key_value
+from drf_ratelimit.loading import import_dotted
+from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec, method_key_part, method_matches
+from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate
+from drf_ratelimit.usage import Usage
+
+__all__ = ["get_usage", "is_ratelimited"]
+
+
+def get_usage(
+    request: Any,
+    group: str | None = None,
+    fn: Callable[..., Any] | None = None,
+    key: Any = None,
+    rate: Any = None,
+    method: MethodSpec = ALL,
+    increment: bool = False,
+) -> Usage | None:
+    """Usage of the limit for this request, or None when no limit applies.
+
+    With ``increment=True`` the request is counted. ``should_limit`` is
+    ``count > limit``, so a peek (``increment=False``) after exactly ``limit``
+    hits reports "not limited", as in django-ratelimit.
+    """
+    limit = resolve_limit(request, group=group, fn=fn, key=key, rate=rate, method=method)
+    if limit is None:
+        return None
+    usages = check([limit], delta=1 if increment else 0)
+    return None if usages is None else usages[0]
+
+
+def is_ratelimited(
+    request: Any,
+    group: str | None = None,
+    fn: Callable[..., Any] | None = None,
+    key: Any = None,
+    rate: Any = None,
+    method: MethodSpec = ALL,
+    increment: bool = False,
+) -> bool:
+    """True when the request is over the limit (and counts it if ``increment``)."""
+    usage = get_usage(request, group, fn, key, rate, method, increment)
+    return False if usage is None else usage.should_limit
+
+
+def resolve_limit(
+    request: Any,
+    *,
+    group: str | None,
+    fn: Callable[..., Any] | None,
+    key: Any,
+    rate: Any,
+    method: MethodSpec,
+) -> Limit | None:
+    """Everything get_usage decides before touching the cache, in upstream's order."""
+    if group is None and fn is None:
+        raise ImproperlyConfigured("get_usage must be called with either `group` or `fn` arguments")
+    if not conf.enabled() or not method_matches(method, request.method):
+        return None
+    group = group if group is not None else group_for(fn)
+    parsed = resolve_rate(rate, group, request)
+    if parsed is None:
+        return None
+    if not key:
+        raise ImproperlyConfigured("Ratelimit key must be specified")
+    value = key_value(key, group, request)
+    if value is None:
+        return None
+    return Limit(group=group, rate=parsed, value=value, methods=method_key_part(method))
+
+
+def resolve_rate(rate: Any, group: str, request: Any) -> Rate | None:
+    """A literal rate, or the result of a callable / dotted path ``(group, request)``."""
+    source = "rate"
+    if isinstance(rate, str) and is_dotted_path(rate):
+        source = f"rate {rate!r}"
+        rate = import_dotted(rate, "rate")
+    if callable(rate):
+        source = f"rate callable {getattr(rate, '__qualname__', rate)!r} returned"
+        rate = rate(group, request)
+    return parse_rate(rate, source=source)
+
+
+get_usage.ALL = ALL  # type: ignore[attr-defined]
+get_usage.UNSAFE = UNSAFE  # type: ignore[attr-defined]
+is_ratelimited.ALL = ALL  # type: ignore[attr-defined]
+is_ratelimited.UNSAFE = UNSAFE  # type: ignore[attr-defined]

@@ -1,0 +1,113 @@
+"""The ``@ratelimit`` decorator for plain Django views (sync and async)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+
+from drf_ratelimit import conf
+from drf_ratelimit.core import is_ratelimited
+from drf_ratelimit.keys import key_function
+from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec
+from drf_ratelimit.rates import is_dotted_path, parse_rate
+from drf_ratelimit.registry import declare
+
+__all__ = ["ratelimit"]
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def ratelimit(
+    group: str | None = None,
+    key: Any = None,
+    rate: Any = None,
+    method: MethodSpec = ALL,
+    block: bool = True,
+) -> Callable[[View], View]:
+    """Count every request to the view; over the limit, set ``request.limited``
+    and (with ``block=True``) raise ``RATELIMIT_EXCEPTION_CLASS``.
+
+    Literal rates and keys are validated here, when the view module is
+    imported, so a typo fails at start-up instead of on the first request.
+    """
+    _validate_literals(key, rate)
+
+    def decorator(fn: View) -> View:
+        declare(f"@ratelimit on {_describe(fn)}", key, rate)
+        arguments = _Arguments(group=group, fn=fn, key=key, rate=rate, method=method, block=block)
+        if iscoroutinefunction(fn):
+            return _async_view(fn, arguments)  # type: ignore[return-value]
+        return _sync_view(fn, arguments)  # type: ignore[return-value]
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class _Arguments:
+    """What one @ratelimit(...) was given, plus the view it wraps."""
+
+    group: str | None
+    fn: Callable[..., Any]
+    key: Any
+    rate: Any
+    method: MethodSpec
+    block: bool
+
+
+def _describe(fn: Any) -> str:
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _validate_literals(key: Any, rate: Any) -> None:
+    if not callable(rate) and not (isinstance(rate, str) and is_dotted_path(rate)):
+        parse_rate(rate, source="@ratelimit(rate=...)")
+    if key:
+        key_function(key)
+
+
+def _enforce(request: Any, limit: _Arguments) -> None:
+    """Count the request; keep ``request.limited`` sticky across stacked decorators."""
+    was_limited = getattr(request, "limited", False)
+    limited = is_ratelimited(
+        request=request,
+        group=limit.group,
+        fn=limit.fn,
+        key=limit.key,
+        rate=limit.rate,
+        method=limit.method,
+        increment=True,
+    )
+    request.limited = limited or was_limited
+    if limited and limit.block:
+        raise conf.exception_class()()
+
+
+def _sync_view(fn: Callable[..., Any], limit: _Arguments) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def view(request: Any, *args: Any, **kwargs: Any) -> Any:
+        _enforce(request, limit)
+        return fn(request, *args, **kwargs)
+
+    return view
+
+
+def _async_view(fn: Callable[..., Any], limit: _Arguments) -> Callable[..., Any]:
+    # The sync path runs in a worker thread: Django's aincr is a non-atomic
+    # get-then-set, the sync incr/script path is atomic.
+    enforce = sync_to_async(_enforce)
+
+    @functools.wraps(fn)
+    async def view(request: Any, *args: Any, **kwargs: Any) -> Any:
+        await enforce(request, limit)
+        return await fn(request, *args, **kwargs)
+
+    return view
+
+
+ratelimit.ALL = ALL  # type: ignore[attr-defined]
+ratelimit.UNSAFE = UNSAFE  # type: ignore[attr-defined]

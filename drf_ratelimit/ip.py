@@ -1,0 +1,101 @@
+"""Client IP for the ``ip`` and ``user_or_ip`` keys.
+
+Safe by default: the address is ``REMOTE_ADDR``, the peer that actually
+connected. ``X-Forwarded-For`` is read only when the project says which proxies
+it trusts (``RATELIMIT_TRUSTED_PROXIES``) or how many append to the header
+(``RATELIMIT_PROXY_COUNT``), and then from the right, so a client cannot choose
+its own bucket by sending the header. ``RATELIMIT_IP_META_KEY`` keeps
+django-ratelimit's escape hatch (a META key, a callable or a dotted path).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+
+from drf_ratelimit import conf
+from drf_ratelimit.loading import import_dotted
+
+
+def client_ip(request: HttpRequest | Any) -> str:
+    """The client address, masked to the configured IPv4/IPv6 prefix."""
+    return mask_ip(raw_client_ip(request), *conf.ip_masks())
+
+
+def raw_client_ip(request: HttpRequest | Any) -> str:
+    """The unmasked client address as a string."""
+    from_meta_key = _from_ip_meta_key(request)
+    if from_meta_key:
+        return from_meta_key
+    remote = request.META.get("REMOTE_ADDR")
+    if not remote:
+        raise ImproperlyConfigured(
+            "IP address in REMOTE_ADDR is empty. This happens behind a reverse proxy "
+            "talking over a unix socket; set RATELIMIT_IP_META_KEY or "
+            "RATELIMIT_TRUSTED_PROXIES (see the docs on client IP)."
+        )
+    return _behind_proxies(str(remote), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def _from_ip_meta_key(request: HttpRequest | Any) -> str | None:
+    setting = conf.ip_meta_key()
+    if not setting:
+        return None
+    if isinstance(setting, str) and "." not in setting:
+        value = request.META.get(setting)  # absent: the request did not come through the proxy
+    else:
+        func = import_dotted(setting, "RATELIMIT_IP_META_KEY") if isinstance(setting, str) else setting
+        if not callable(func):
+            raise ImproperlyConfigured(f"RATELIMIT_IP_META_KEY={setting!r} is not callable")
+        value = func(request)
+    return str(value).strip() if value else None
+
+
+def _behind_proxies(remote: str, forwarded_for: str) -> str:
+    networks = conf.trusted_proxies()
+    count = conf.proxy_count()
+    if not forwarded_for or (not networks and not count):
+        return remote
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    if count:
+        # [..., client, proxy_1 ... proxy_{n-1}] and REMOTE_ADDR is proxy_n.
+        return hops[-count] if len(hops) >= count else remote
+    if not _trusted(remote, networks):
+        return remote
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop
+    return hops[0] or remote
+
+
+def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
+    parsed = _parse(address)
+    return parsed is not None and any(parsed in network for network in networks)
+
+
+def _parse(address: str) -> IPv4Address | IPv6Address | None:
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    return parsed
+
+
+def mask_ip(address: str, ipv4_mask: int, ipv6_mask: int) -> str:
+    """The network address of ``address`` under the IPv4 or IPv6 prefix length.
+
+    IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) are masked as IPv4, so
+    dual-stack servers do not put every IPv4 client into one ``::`` bucket.
+    A value that is not an IP at all is returned unchanged: it is hashed into
+    the cache key like any other value, never a 500.
+    """
+    parsed = _parse(address)
+    if parsed is None:
+        return address
+    mask = ipv4_mask if isinstance(parsed, IPv4Address) else ipv6_mask
+    return str(ip_network(f"{parsed}/{mask}", strict=False).network_address)

@@ -1,0 +1,109 @@
+"""The rate grammar: pure parsing, no Django settings, no I/O.
+
+Accepted forms (a strict superset of DRF's and a strict subset of what
+django-ratelimit silently accepted):
+
+* ``"N/u"`` and ``"N/Mu"`` with ``u`` one of ``s m h d`` or DRF's words
+  (``sec``, ``second``, ``min``, ``minute``, ``hour``, ``hr``, ``day``, plurals);
+* ``"N/M"`` (``M`` seconds, as in django-ratelimit);
+* a ``(count, seconds)`` tuple, or a :class:`Rate`;
+* ``None``: no limit.
+
+Anything else is an :class:`~drf_ratelimit.exceptions.InvalidRate` quoting the
+value, never a silent "per second" or an ``AttributeError``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from drf_ratelimit.exceptions import InvalidRate
+
+_UNIT_WORDS: dict[int, tuple[str, ...]] = {
+    1: ("s", "sec", "secs", "second", "seconds"),
+    60: ("m", "min", "mins", "minute", "minutes"),
+    3600: ("h", "hr", "hrs", "hour", "hours"),
+    86400: ("d", "day", "days"),
+}
+UNIT_SECONDS: dict[str, int] = {
+    word: seconds for seconds, words in _UNIT_WORDS.items() for word in words
+}
+_RATE_RE = re.compile(r"(?P<count>\d+)/(?P<multiplier>\d*)(?P<unit>[a-z]*)")
+_DOTTED_PATH_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+@dataclass(frozen=True, order=True)
+class Rate:
+    """``limit`` requests per ``period`` seconds."""
+
+    limit: int
+    period: int
+
+    def __post_init__(self) -> None:
+        if self.period <= 0:
+            raise InvalidRate(f"Ratelimit period must be greater than 0, got {self.period!r}")
+        if self.limit < 0:
+            raise InvalidRate(f"Ratelimit count must not be negative, got {self.limit!r}")
+
+    def __str__(self) -> str:
+        """The normalised form django-ratelimit hashes into its cache keys."""
+        return f"{self.limit}/{self.period}s"
+
+
+def is_dotted_path(value: str) -> bool:
+    """A string naming an importable callable, such as ``myapp.rates.by_plan``."""
+    return _DOTTED_PATH_RE.fullmatch(value) is not None
+
+
+def parse_rate(value: object, *, source: str = "rate") -> Rate | None:
+    """Turn a rate in any accepted literal form into a :class:`Rate` (or ``None``).
+
+    ``source`` names where the value came from (a setting, an argument) so the
+    error tells the user what to fix.
+    """
+    if value is None or isinstance(value, Rate):
+        return value
+    if isinstance(value, tuple):
+        return _parse_tuple(value, source)
+    if isinstance(value, str):
+        return _parse_string(value, source)
+    raise InvalidRate(
+        f"{source}={value!r} is not a rate: use a string such as '100/15m', "
+        "a (count, seconds) tuple, None, or a callable"
+    )
+
+
+def _parse_tuple(value: tuple[object, ...], source: str) -> Rate:
+    ok = len(value) == 2 and all(type(part) is int for part in value)
+    if not ok:
+        raise InvalidRate(f"{source}={value!r} is not a (count, seconds) tuple of two integers")
+    count, seconds = value
+    assert isinstance(count, int) and isinstance(seconds, int)
+    return _make(count, seconds, value, source)
+
+
+def _parse_string(value: str, source: str) -> Rate:
+    match = _RATE_RE.fullmatch(value)
+    if match is None:
+        raise InvalidRate(
+            f"{source}={value!r} is not a rate: expected 'count/period' such as "
+            "'5/m', '100/15m', '1000/day' or '10/30s' (units s, m, h, d, lower case)"
+        )
+    unit = match["unit"]
+    if unit and unit not in UNIT_SECONDS:
+        raise InvalidRate(
+            f"{source}={value!r} has an unknown unit {unit!r}: use one of s, m, h, d "
+            "(or sec, min, minute, hour, day)"
+        )
+    if not unit and not match["multiplier"]:
+        raise InvalidRate(f"{source}={value!r} has no period after '/': write e.g. '5/m'")
+    multiplier = int(match["multiplier"]) if match["multiplier"] else 1
+    return _make(int(match["count"]), multiplier * UNIT_SECONDS.get(unit, 1), value, source)
+
+
+def _make(count: int, seconds: int, original: object, source: str) -> Rate:
+    try:
+        return Rate(count, seconds)
+    except InvalidRate as exc:
+        raise InvalidRate(f"{source}={original!r}: {exc}") from None

@@ -1,0 +1,49 @@
+"""The result of checking one limit: an object that still reads like
+django-ratelimit's ``{'count', 'limit', 'should_limit', 'time_left'}`` dict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+_FIELDS = ("count", "limit", "should_limit", "time_left")
+
+
+@dataclass(frozen=True, eq=False)
+class Usage(Mapping[str, object]):
+    """Usage of one limit by one client.
+
+    ``count`` is the counter after this request; ``should_limit`` is
+    ``count > limit``; ``time_left`` is seconds until the window resets.
+    ``failed`` marks the fail-closed answer given when the cache was down.
+    """
+
+    count: int
+    limit: int
+    should_limit: bool
+    time_left: int
+    period: int = 0
+    failed: bool = False
+
+    @property
+    def remaining(self) -> int:
+        """Requests still allowed in this window."""
+        return max(0, self.limit - self.count)
+
+    def __getitem__(self, name: str) -> object:
+        if name not in _FIELDS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_FIELDS)
+
+    def __repr__(self) -> str:
+        return f"Usage({dict(self)!r})"
+
+
+#: What django-ratelimit returns when the cache failed and RATELIMIT_FAIL_OPEN is off.
+FAIL_CLOSED = Usage(count=0, limit=0, should_limit=True, time_left=-1, failed=True)

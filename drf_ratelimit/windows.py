@@ -1,0 +1,31 @@
+"""Fixed-window maths on an injected clock reading. Pure functions.
+
+The window layout is django-ratelimit 4.1's, so counters carry over a migration:
+windows are aligned to the epoch and shifted per client by ``crc32(value) % period``
+so that every client's window does not end at the same second. A window covers
+the seconds ``(end - period, end]``.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+#: Keys live this many seconds past their window so a late increment never
+#: finds an expired key (django-ratelimit's EXPIRATION_FUDGE).
+EXPIRY_GRACE_SECONDS = 5
+
+
+def fixed_window_end(now: float, period: int, value: str) -> int:
+    """The last second (inclusive) of the window that ``now`` falls in."""
+    ts = int(now)
+    if period == 1:
+        return ts
+    end = ts - (ts % period) + (zlib.crc32(value.encode("utf-8")) % period)
+    if end < ts:
+        end += period
+    return end
+
+
+def key_timeout(period: int) -> int:
+    """Cache timeout for a window key: the period plus a grace margin."""
+    return period + EXPIRY_GRACE_SECONDS
