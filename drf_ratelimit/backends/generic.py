@@ -25,10 +25,10 @@ class AddIncrCounter:
             return [self._count_one(hit) for hit in hits]
 
     def _count_one(self, hit: WindowHit) -> int:
-        if self.cache.add(hit.key, hit.delta, hit.timeout):
-            return hit.delta
         if hit.delta == 0:
             return as_count(self.cache.get(hit.key, 0))
+        if self.cache.add(hit.key, hit.delta, hit.timeout):
+            return hit.delta
         # A ValueError here means the key vanished between add and incr (eviction).
         return as_count(self.cache.incr(hit.key, hit.delta))
 
