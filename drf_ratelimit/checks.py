@@ -38,13 +38,22 @@ _HINT_BACKEND = "Use Redis (django-redis or Django's RedisCache) or memcached."
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     caches_setting = getattr(settings, "CACHES", None)
     if not caches_setting:
-        return [Error("CACHES is not defined; drf_ratelimit cannot count requests.",
-                      hint=_HINT_BACKEND, id="drf_ratelimit.E001")]
+        return [
+            Error(
+                "CACHES is not defined; drf_ratelimit cannot count requests.",
+                hint=_HINT_BACKEND,
+                id="drf_ratelimit.E001",
+            )
+        ]
     alias = conf.get("RATELIMIT_USE_CACHE")
     if alias not in caches_setting:
-        return [Error(f"RATELIMIT_USE_CACHE={alias!r} is not an alias in CACHES.",
-                      hint=f"Use one of: {', '.join(map(repr, caches_setting))}.",
-                      id="drf_ratelimit.E002")]
+        return [
+            Error(
+                f"RATELIMIT_USE_CACHE={alias!r} is not an alias in CACHES.",
+                hint=f"Use one of: {', '.join(map(repr, caches_setting))}.",
+                id="drf_ratelimit.E002",
+            )
+        ]
     return _check_backend(alias, caches_setting[alias].get("BACKEND", ""))
 
 
@@ -54,20 +63,39 @@ def _check_backend(alias: str, backend: str) -> list[CheckMessage]:
         return []
     name = f"Cache {alias!r} ({backend})"
     if issubclass(backend_class, DummyCache):
-        return [Error(f"{name} is a dummy cache: nothing would ever be limited.",
-                      hint=_HINT_BACKEND, id="drf_ratelimit.E003")]
+        return [
+            Error(
+                f"{name} is a dummy cache: nothing would ever be limited.",
+                hint=_HINT_BACKEND,
+                id="drf_ratelimit.E003",
+            )
+        ]
     if issubclass(backend_class, DatabaseCache | FileBasedCache):
-        return [Error(f"{name} cannot increment atomically: concurrent requests "
-                      "would be undercounted.", hint=_HINT_BACKEND, id="drf_ratelimit.E004")]
+        return [
+            Error(
+                f"{name} cannot increment atomically: concurrent requests would be undercounted.",
+                hint=_HINT_BACKEND,
+                id="drf_ratelimit.E004",
+            )
+        ]
     if issubclass(backend_class, LocMemCache):
-        return [Warning(f"{name} is local memory: each process counts on its own, so "
-                        "N worker processes allow up to N times the limit.",
-                        hint=_HINT_BACKEND + " Fine for development and a single process.",
-                        id="drf_ratelimit.W001")]
+        return [
+            Warning(
+                f"{name} is local memory: each process counts on its own, so "
+                "N worker processes allow up to N times the limit.",
+                hint=_HINT_BACKEND + " Fine for development and a single process.",
+                id="drf_ratelimit.W001",
+            )
+        ]
     if not _known_atomic(backend_class):
-        return [Warning(f"{name} is not a backend drf_ratelimit knows to be atomic; "
-                        "it will use cache.add and cache.incr.",
-                        hint=_HINT_BACKEND, id="drf_ratelimit.W002")]
+        return [
+            Warning(
+                f"{name} is not a backend drf_ratelimit knows to be atomic; "
+                "it will use cache.add and cache.incr.",
+                hint=_HINT_BACKEND,
+                id="drf_ratelimit.W002",
+            )
+        ]
     return []
 
 

@@ -8,9 +8,9 @@ once per distinct string (the import is cached, the setting is not).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -130,7 +130,7 @@ def proxy_count() -> int | None:
         raise ImproperlyConfigured(
             f"RATELIMIT_PROXY_COUNT={value!r} must be None or a non-negative integer"
         )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def ip_masks() -> tuple[int, int]:

@@ -1,10 +1,10 @@
 """Exceptions.
 
-    PermissionDenied
-     └── Ratelimited            raised by @ratelimit when a view is over its limit
-    ImproperlyConfigured
-     └── InvalidRate            a rate that does not parse (the message quotes it)
-    CounterUnavailable          a cache backend failed; resolved by RATELIMIT_FAIL_OPEN
+PermissionDenied
+ └── Ratelimited            raised by @ratelimit when a view is over its limit
+ImproperlyConfigured
+ └── InvalidRate            a rate that does not parse (the message quotes it)
+CounterUnavailable          a cache backend failed; resolved by RATELIMIT_FAIL_OPEN
 """
 
 from __future__ import annotations

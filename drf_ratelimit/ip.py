@@ -17,7 +17,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from drf_ratelimit import conf
-from drf_ratelimit.loading import import_dotted
 
 
 def client_ip(request: HttpRequest | Any) -> str:
@@ -47,7 +46,7 @@ def _from_ip_meta_key(request: HttpRequest | Any) -> str | None:
     if isinstance(setting, str) and "." not in setting:
         value = request.META.get(setting)  # absent: the request did not come through the proxy
     else:
-        func = import_dotted(setting, "RATELIMIT_IP_META_KEY") if isinstance(setting, str) else setting
+        func = conf.resolve(setting, "RATELIMIT_IP_META_KEY")
         if not callable(func):
             raise ImproperlyConfigured(f"RATELIMIT_IP_META_KEY={setting!r} is not callable")
         value = func(request)

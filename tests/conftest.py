@@ -37,17 +37,24 @@ def cache_config(name: str, server: Server | None) -> dict[str, Any]:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rl"}
     if name == "redis":
         assert isinstance(server, RedisServer)
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": server.url, "OPTIONS": {"socket_timeout": 2}}
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"socket_timeout": 2},
+        }
     if name == "django_redis":
         assert isinstance(server, RedisServer)
-        return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url[:-1] + "1",
-                "OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2}}
+        return {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": server.url[:-1] + "1",
+            "OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2},
+        }
     assert isinstance(server, MemcachedServer)
-    return {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
-            "LOCATION": server.location,
-            "OPTIONS": {"connect_timeout": 2, "timeout": 2, "retry_attempts": 1,
-                        "dead_timeout": 0}}
+    return {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": server.location,
+        "OPTIONS": {"connect_timeout": 2, "timeout": 2, "retry_attempts": 1, "dead_timeout": 0},
+    }
 
 
 @dataclass

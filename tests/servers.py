@@ -66,8 +66,19 @@ class RedisServer(Server):
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="drf-rl-redis-"))
 
     def command(self) -> list[str]:
-        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.workdir]
+        return [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.workdir,
+        ]
 
     @property
     def url(self) -> str:
@@ -77,8 +88,19 @@ class RedisServer(Server):
 @dataclass
 class MemcachedServer(Server):
     def command(self) -> list[str]:
-        return [self.binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "64",
-                "-u", "root"]
+        return [
+            self.binary,
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "0",
+            "-m",
+            "64",
+            "-u",
+            "root",
+        ]
 
     @property
     def location(self) -> str:
@@ -88,8 +110,13 @@ class MemcachedServer(Server):
 def find_binary(name: str) -> str:
     """The server binary's path, or skip (fail under CI) when it is missing."""
     path = shutil.which(name) or next(
-        (p for p in (f"/usr/bin/{name}", f"/usr/sbin/{name}", f"/usr/local/bin/{name}")
-         if os.path.exists(p)), None)
+        (
+            p
+            for p in (f"/usr/bin/{name}", f"/usr/sbin/{name}", f"/usr/local/bin/{name}")
+            if os.path.exists(p)
+        ),
+        None,
+    )
     if path is None:
         message = f"{name} binary not found on PATH; install it (apt-get install {name})"
         if REQUIRE_SERVERS:

@@ -31,4 +31,3 @@ class AddIncrCounter:
             return hit.delta
         # A ValueError here means the key vanished between add and incr (eviction).
         return as_count(self.cache.incr(hit.key, hit.delta))
-

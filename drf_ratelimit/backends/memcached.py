@@ -40,4 +40,3 @@ class MemcachedCounter:
         if self.cache.add(hit.key, hit.delta, hit.timeout):
             return hit.delta
         return as_count(self.cache.incr(hit.key, hit.delta))
-

@@ -29,8 +29,9 @@ def test_counter_is_readable_through_the_django_cache(backend: Backend) -> None:
 
 
 @pytest.mark.parametrize("name", ["redis", "django_redis"])
-def test_redis_key_gets_its_expiry_in_the_same_call(name: str, request: pytest.FixtureRequest,
-                                                     settings: object) -> None:
+def test_redis_key_gets_its_expiry_in_the_same_call(
+    name: str, request: pytest.FixtureRequest, settings: object
+) -> None:
     from tests.conftest import install_backend
 
     backend = install_backend(request, settings, name)
