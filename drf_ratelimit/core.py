@@ -19,7 +19,14 @@ from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.groups import group_for
 from drf_ratelimit.keys import key_value
 from drf_ratelimit.loading import import_dotted
-from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec, method_key_part, method_matches
+from drf_ratelimit.methods import (
+    ALL,
+    UNSAFE,
+    MethodSpec,
+    method_key_part,
+    method_matches,
+    normalise_method,
+)
 from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate
 from drf_ratelimit.usage import Usage
 
@@ -74,6 +81,7 @@ def resolve_limit(
     """Everything get_usage decides before touching the cache, in upstream's order."""
     if group is None and fn is None:
         raise ImproperlyConfigured("get_usage must be called with either `group` or `fn` arguments")
+    method = normalise_method(method)
     if not conf.enabled() or not method_matches(method, request.method):
         return None
     group = group if group is not None else group_for(fn)

@@ -12,7 +12,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from drf_ratelimit import conf
 from drf_ratelimit.core import is_ratelimited
 from drf_ratelimit.keys import key_function
-from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec
+from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec, normalise_method
 from drf_ratelimit.rates import is_dotted_path, parse_rate
 from drf_ratelimit.registry import declare
 
@@ -38,7 +38,9 @@ def ratelimit(
 
     def decorator(fn: View) -> View:
         declare(f"@ratelimit on {_describe(fn)}", key, rate)
-        arguments = _Arguments(group=group, fn=fn, key=key, rate=rate, method=method, block=block)
+        arguments = _Arguments(
+            group=group, fn=fn, key=key, rate=rate, method=normalise_method(method), block=block
+        )
         if iscoroutinefunction(fn):
             return _async_view(fn, arguments)  # type: ignore[return-value]
         return _sync_view(fn, arguments)  # type: ignore[return-value]

@@ -20,7 +20,9 @@ def group_for(fn: Any) -> str:
     view_class = getattr(fn, "view_class", None)
     if view_class is not None and fn.__qualname__.endswith("as_view.<locals>.view"):
         name = view_class.__qualname__
-        if "<locals>" in name:  # DRF's @api_view class carries the function's __name__
+        # DRF's @api_view class carries the function's __name__ only: its __qualname__
+        # is "WrappedAPIView" (DRF >= 3.15, built with type()) or "...<locals>..." (older).
+        if "<locals>" in name or name.rpartition(".")[2] != view_class.__name__:
             name = view_class.__name__
         return f"{view_class.__module__}.{name}.as_view"
     parts = [fn.__module__]

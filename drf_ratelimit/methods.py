@@ -23,6 +23,13 @@ def _is_all(method: MethodSpec) -> bool:
     return tuple(method) == ALL
 
 
+def normalise_method(method: MethodSpec) -> str | tuple[str | None, ...] | None:
+    """Freeze an iterable selector into a tuple so it can be read more than once."""
+    if method is None or isinstance(method, str):
+        return method
+    return tuple(method)
+
+
 def method_matches(method: MethodSpec, request_method: str | None) -> bool:
     """Return True when a request with ``request_method`` is subject to the limit."""
     if _is_all(method):

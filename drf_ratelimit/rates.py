@@ -29,7 +29,7 @@ _UNIT_WORDS: dict[int, tuple[str, ...]] = {
 UNIT_SECONDS: dict[str, int] = {
     word: seconds for seconds, words in _UNIT_WORDS.items() for word in words
 }
-_RATE_RE = re.compile(r"(?P<count>\d+)/(?P<multiplier>\d*)(?P<unit>[a-z]*)")
+_RATE_RE = re.compile(r"(?P<count>[0-9]+)/(?P<multiplier>[0-9]*)(?P<unit>[a-z]*)")
 _DOTTED_PATH_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
@@ -98,8 +98,12 @@ def _parse_string(value: str, source: str) -> Rate:
         )
     if not unit and not match["multiplier"]:
         raise InvalidRate(f"{source}={value!r} has no period after '/': write e.g. '5/m'")
-    multiplier = int(match["multiplier"]) if match["multiplier"] else 1
-    return _make(int(match["count"]), multiplier * UNIT_SECONDS.get(unit, 1), value, source)
+    try:
+        multiplier = int(match["multiplier"]) if match["multiplier"] else 1
+        count = int(match["count"])
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        raise InvalidRate(f"{source}={value!r} has a number too large to be a rate") from None
+    return _make(count, multiplier * UNIT_SECONDS.get(unit, 1), value, source)
 
 
 def _make(count: int, seconds: int, original: object, source: str) -> Rate:

@@ -20,7 +20,9 @@ def fixed_window_end(now: float, period: int, value: str) -> int:
     ts = int(now)
     if period == 1:
         return ts
-    end = ts - (ts % period) + (zlib.crc32(value.encode("utf-8")) % period)
+    # backslashreplace: a lone surrogate is just another client, not a UnicodeEncodeError
+    # (identical bytes to strict UTF-8 for every encodable value, so windows still match).
+    end = ts - (ts % period) + (zlib.crc32(value.encode("utf-8", "backslashreplace")) % period)
     if end < ts:
         end += period
     return end

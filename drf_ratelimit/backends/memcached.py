@@ -32,7 +32,14 @@ class MemcachedCounter:
 
     def _count_one(self, hit: WindowHit) -> int:
         if hit.delta == 0:
-            return as_count(self.cache.get(hit.key, 0))
+            # Read with ``incr 0``, not ``get``: pymemcache answers a ``get`` to a
+            # server it has marked failed with the default (a count of 0, "not
+            # limited"), but an ``incr`` with False, which as_count rejects.
+            try:
+                value = self.cache.incr(hit.key, 0)
+            except ValueError:  # no such key: nothing counted in this window yet
+                return 0
+            return as_count(value)
         try:
             return as_count(self.cache.incr(hit.key, hit.delta))
         except ValueError:

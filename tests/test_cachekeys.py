@@ -1,0 +1,174 @@
+"""Cache keys: byte-identical to django-ratelimit 4.1, and always memcached-safe."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache.backends.base import memcache_key_warnings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drf_ratelimit.cachekeys import fixed_window_cache_key
+from drf_ratelimit.methods import ALL, method_key_part
+from drf_ratelimit.rates import parse_rate
+
+#: Any text at all, lone surrogates and control characters included.
+ANY_TEXT = st.text(st.characters(codec=None, categories=None, exclude_categories=[]))
+#: 10 kB strings (Hypothesis cannot draw that many characters one by one).
+LONG_TEXT = st.text(
+    st.characters(codec=None, categories=None, exclude_categories=[]), min_size=1, max_size=16
+).map(lambda chunk: (chunk * (10_240 // len(chunk) + 1))[:10_240])
+SHA256_KEY = re.compile(r"rl:[0-9a-f]{64}")
+
+
+def _key(
+    group: str,
+    rate: str,
+    value: str,
+    window_end: int,
+    methods: str = "",
+    hasher: Callable[[bytes], Any] = hashlib.sha256,
+    prefix: str = "rl:",
+) -> str:
+    return fixed_window_cache_key(
+        prefix=prefix,
+        hasher=hasher,
+        group=group,
+        rate=rate,
+        value=value,
+        window_end=window_end,
+        methods=methods,
+    )
+
+
+# The reference table lists the rate as '5/m'; what is hashed is the normalised
+# form str(Rate) == '5/60s' (django-ratelimit's '%d/%ds').
+@pytest.mark.parametrize(
+    ("group", "value", "window_end", "method", "hasher", "expected"),
+    [
+        (
+            "myapp.views.login",
+            "1.2.3.4",
+            1700000057,
+            ALL,
+            hashlib.sha256,
+            "rl:92a2fa0c7220edcf033ebff3ad073a369bafbdc85e77e52470ce91f4004f13e9",
+        ),
+        (
+            "myapp.views.login",
+            "1.2.3.4",
+            1700000057,
+            ["post", "get"],
+            hashlib.sha256,
+            "rl:f219a5431430ed38bd33716298cf401e4eacacfd92bbe3450d5028da3f2d8aa8",
+        ),
+        (
+            "g",
+            "1.2.3.4",
+            1700000000,
+            ALL,
+            hashlib.sha256,
+            "rl:cb62782e7db69e4224da8a92becb2caaa670be894e4509250d327682b4ba4251",
+        ),
+        (
+            "g",
+            "1.2.3.4",
+            1700000000,
+            ALL,
+            hashlib.md5,
+            "rl:ad247709b50e2b3a73a5fb27715ee53f",
+        ),
+    ],
+)
+def test_golden_vectors(
+    group: str,
+    value: str,
+    window_end: int,
+    method: Any,
+    hasher: Callable[[bytes], Any],
+    expected: str,
+) -> None:
+    rate = str(parse_rate("5/m"))
+    assert rate == "5/60s"
+    methods = method_key_part(method)
+    assert _key(group, rate, value, window_end, methods, hasher) == expected
+
+
+def test_golden_vector_methods_part_is_getpost() -> None:
+    assert method_key_part(["post", "get"]) == "GETPOST"
+    assert (
+        _key("myapp.views.login", "5/60s", "1.2.3.4", 1700000057, "GETPOST")
+        == "rl:f219a5431430ed38bd33716298cf401e4eacacfd92bbe3450d5028da3f2d8aa8"
+    )
+
+
+def test_parts_are_concatenated_without_separators() -> None:
+    material = b"myapp.views.login5/60s1.2.3.41700000057"
+    expected = "rl:" + hashlib.sha256(material).hexdigest()
+    assert _key("myapp.views.login", "5/60s", "1.2.3.4", 1700000057) == expected
+
+
+def test_prefix_is_prepended_verbatim() -> None:
+    key = _key("g", "5/60s", "1.2.3.4", 1700000000, prefix="custom-")
+    assert key == "custom-cb62782e7db69e4224da8a92becb2caaa670be894e4509250d327682b4ba4251"
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"group": "h"},
+        {"rate": "5/61s"},
+        {"value": "1.2.3.5"},
+        {"window_end": 1700000060},
+        {"methods": "POST"},
+    ],
+)
+def test_every_part_changes_the_key(changed: dict[str, Any]) -> None:
+    base: dict[str, Any] = {
+        "group": "g",
+        "rate": "5/60s",
+        "value": "1.2.3.4",
+        "window_end": 1700000000,
+        "methods": "",
+    }
+    assert _key(**{**base, **changed}) != _key(**base)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "\x00\r\n\t ", "\udc80", "a\ud800b", "é" * 10_000, "x" * 10_240, "key with spaces"],
+)
+def test_hostile_values_give_a_valid_key(value: str) -> None:
+    key = _key("g", "5/60s", value, 1700000000)
+    assert SHA256_KEY.fullmatch(key)
+    assert list(memcache_key_warnings(key)) == []
+
+
+@given(value=ANY_TEXT)
+def test_property_any_value_gives_a_memcached_safe_key(value: str) -> None:
+    key = _key("myapp.views.login", "5/60s", value, 1700000057)
+    assert SHA256_KEY.fullmatch(key)
+    assert list(memcache_key_warnings(key)) == []
+
+
+@given(value=LONG_TEXT)
+def test_property_long_values_give_a_memcached_safe_key(value: str) -> None:
+    assert len(value) == 10_240
+    key = _key("g", "5/60s", value, 1700000000, "GETPOST")
+    assert SHA256_KEY.fullmatch(key)
+    assert list(memcache_key_warnings(key)) == []
+
+
+@given(value=ANY_TEXT, group=ANY_TEXT)
+def test_property_encodable_values_match_strict_utf8(value: str, group: str) -> None:
+    """For text UTF-8 can encode, the key is exactly django-ratelimit's."""
+    material = f"{group}5/60s{value}1700000000"
+    try:
+        raw = material.encode("utf-8")
+    except UnicodeEncodeError:
+        return
+    assert _key(group, "5/60s", value, 1700000000) == "rl:" + hashlib.sha256(raw).hexdigest()
