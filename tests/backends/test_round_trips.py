@@ -1,0 +1,273 @@
+"""One round trip per check, proven by counting what the real server received.
+
+Redis: ``INFO commandstats`` after ``CONFIG RESETSTAT``. Commands a Lua script
+issues (``SET``/``INCRBY``) are also counted there, but they run inside the
+server and cost no round trip; ``MONITOR`` tells them apart (``lua`` source).
+memcached: the ``stats`` counters (``cmd_get``, ``cmd_set``, ``incr_hits``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+from django.http import HttpRequest
+from django.test import RequestFactory
+from pymemcache.client.base import Client as MemcacheClient
+
+from drf_ratelimit.clock import FakeClock
+from drf_ratelimit.core import is_ratelimited
+from drf_ratelimit.engine import Limit, check
+from drf_ratelimit.rates import Rate, parse_rate
+from tests.conftest import Backend, install_backend
+from tests.servers import MemcachedServer, RedisServer
+
+pytestmark = pytest.mark.usefixtures("clock")
+
+N = 20
+REDIS_BACKENDS = ["redis", "django_redis"]
+#: Commands the observer itself sends; everything else came from the code under test.
+OBSERVER_COMMANDS = {"config|resetstat", "info"}
+
+
+def client_request(ip: str = "10.1.2.3") -> HttpRequest:
+    return RequestFactory().get("/", REMOTE_ADDR=ip)
+
+
+def parsed_rate(text: str) -> Rate:
+    parsed = parse_rate(text)
+    assert parsed is not None
+    return parsed
+
+
+def hit(request: HttpRequest, group: str = "rt", rate: str = "1000/h") -> bool:
+    return is_ratelimited(request, group=group, key="ip", rate=rate, increment=True)
+
+
+@pytest.fixture(params=REDIS_BACKENDS)
+def redis_backend(request: pytest.FixtureRequest, settings: Any) -> Backend:
+    return install_backend(request, settings, request.param)
+
+
+@pytest.fixture
+def observer(redis_backend: Backend) -> Iterator[redis.Redis]:
+    """A separate connection to the same server, for the statistics only."""
+    assert isinstance(redis_backend.server, RedisServer)
+    client = redis.Redis(port=redis_backend.server.port, socket_timeout=10)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def redis_calls(observer: redis.Redis) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT, observer's own excluded."""
+    stats = observer.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
+    return {name: n for name, n in calls.items() if name not in OBSERVER_COMMANDS and n}
+
+
+@contextmanager
+def redis_commands(observer: redis.Redis) -> Iterator[dict[str, int]]:
+    """Collect the commands the server executed inside the block."""
+    observer.config_resetstat()
+    seen: dict[str, int] = {}
+    yield seen
+    seen.update(redis_calls(observer))
+
+
+def test_redis_steady_state_is_one_evalsha_per_check(observer: redis.Redis) -> None:
+    request = client_request()
+    assert hit(request) is False  # warm-up: connection made, script loaded
+
+    with redis_commands(observer) as commands:
+        for _ in range(N):
+            assert hit(request) is False
+
+    # One EVALSHA per check and nothing else from the client; SET and INCRBY
+    # are the script body, executed on the server within each EVALSHA.
+    assert commands == {"evalsha": N, "set": N, "incrby": N}
+    # ... over the pooled connection: not one new connection (the counter was reset too).
+    assert observer.info("stats")["total_connections_received"] == 0
+
+
+def test_redis_commands_come_only_from_the_script(observer: redis.Redis) -> None:
+    """MONITOR names each command's source: the client's address, or ``lua``."""
+    request = client_request()
+    hit(request)
+    seen: list[tuple[str, str, str]] = []
+    with observer.monitor() as monitor:
+        for _ in range(N):
+            hit(request)
+        observer.echo("end-of-test")  # MONITOR streams in server order: a sentinel
+        while True:
+            command = monitor.next_command()
+            name = command["command"].split()[0].upper()
+            peer = f"{command.get('client_address')}:{command.get('client_port')}"
+            if name == "ECHO" and "end-of-test" in command["command"]:
+                observer_peer = peer
+                break
+            seen.append((command["client_type"], peer, name))
+
+    # The sentinel's connection is the observer's own (its HELLO handshake is seen too).
+    sources: dict[tuple[str, str], int] = {}
+    peers: set[str] = set()
+    for client_type, peer, name in seen:
+        if peer == observer_peer:
+            continue
+        origin = "lua" if client_type == "lua" else "network"
+        sources[(origin, name)] = sources.get((origin, name), 0) + 1
+        if origin == "network":
+            peers.add(peer)
+    assert sources == {("network", "EVALSHA"): N, ("lua", "SET"): N, ("lua", "INCRBY"): N}
+    assert len(peers) == 1  # every check went over the same pooled connection
+
+
+def test_redis_several_limits_in_one_check_are_one_evalsha(observer: redis.Redis) -> None:
+    limits = [
+        Limit(group="burst", rate=parsed_rate("10/m"), value="10.1.2.3"),
+        Limit(group="sustained", rate=parsed_rate("1000/d"), value="10.1.2.3"),
+    ]
+    check(limits)
+
+    with redis_commands(observer) as commands:
+        usages = check(limits)
+
+    assert usages is not None
+    assert [u.count for u in usages] == [2, 2]
+    assert commands == {"evalsha": 1, "set": 2, "incrby": 2}
+
+
+def test_redis_reloads_the_script_after_script_flush(observer: redis.Redis) -> None:
+    request = client_request()
+    hit(request)
+    observer.script_flush()
+
+    with redis_commands(observer) as after_flush:
+        usage = check([Limit(group="rt", rate=parsed_rate("1000/h"), value="10.1.2.3")])
+    # The check succeeded and kept counting on the same key.
+    assert usage is not None
+    assert usage[0].count == 2
+    assert not usage[0].failed
+    # EVALSHA answered NOSCRIPT, then one EVAL ran (and reloaded) the script.
+    assert after_flush == {"evalsha": 1, "eval": 1, "set": 1, "incrby": 1}
+
+    with redis_commands(observer) as next_check:
+        hit(request)
+    assert next_check == {"evalsha": 1, "set": 1, "incrby": 1}
+
+
+# memcached ------------------------------------------------------------------
+
+#: Every stats counter that moves when a client command reaches the server.
+MEMCACHED_COMMAND_STATS = (
+    "cmd_get",
+    "cmd_set",
+    "cmd_touch",
+    "cmd_flush",
+    "cmd_meta",
+    "incr_hits",
+    "incr_misses",
+    "decr_hits",
+    "decr_misses",
+    "delete_hits",
+    "delete_misses",
+    "cas_hits",
+    "cas_misses",
+    "cas_badval",
+    # Not a command: a new connection would show here (the observer keeps its own open).
+    "total_connections",
+)
+
+
+@pytest.fixture
+def memcached(request: pytest.FixtureRequest, settings: Any) -> Backend:
+    return install_backend(request, settings, "memcached")
+
+
+@pytest.fixture
+def memcached_stats(memcached: Backend) -> Iterator[Callable[[], dict[str, int]]]:
+    assert isinstance(memcached.server, MemcachedServer)
+    client = MemcacheClient(("127.0.0.1", memcached.server.port))
+
+    def read() -> dict[str, int]:
+        stats = client.stats()
+        return {name: int(stats[name.encode()]) for name in MEMCACHED_COMMAND_STATS}
+
+    try:
+        yield read
+    finally:
+        client.close()
+
+
+@contextmanager
+def memcached_commands(read: Callable[[], dict[str, int]]) -> Iterator[dict[str, int]]:
+    """The stats counters that moved inside the block, by how much."""
+    before = read()
+    moved: dict[str, int] = {}
+    yield moved
+    after = read()
+    moved.update(
+        {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    )
+
+
+def test_memcached_steady_state_is_one_incr_per_check(
+    memcached_stats: Callable[[], dict[str, int]],
+) -> None:
+    request = client_request()
+    hit(request)  # creates the key
+
+    with memcached_commands(memcached_stats) as commands:
+        for _ in range(N):
+            assert hit(request) is False
+
+    assert commands == {"incr_hits": N}
+
+
+def test_memcached_new_key_costs_an_incr_miss_and_an_add(
+    memcached_stats: Callable[[], dict[str, int]],
+) -> None:
+    with memcached_commands(memcached_stats) as first:
+        assert hit(client_request()) is False
+    # add is counted under cmd_set by memcached.
+    assert first == {"incr_misses": 1, "cmd_set": 1}
+
+    with memcached_commands(memcached_stats) as second:
+        assert hit(client_request()) is False
+    assert second == {"incr_hits": 1}
+
+
+def test_memcached_new_window_is_a_new_key(
+    memcached_stats: Callable[[], dict[str, int]], clock: FakeClock
+) -> None:
+    request = client_request()
+    hit(request, rate="1000/m")
+    clock.advance(60)
+
+    with memcached_commands(memcached_stats) as commands:
+        limited = hit(request, rate="1000/m")
+
+    assert limited is False
+    assert commands == {"incr_misses": 1, "cmd_set": 1}
+
+
+def test_memcached_several_limits_cost_one_incr_each(
+    memcached_stats: Callable[[], dict[str, int]],
+) -> None:
+    """memcached has no scripts: a check of two limits is two incr round trips."""
+    limits = [
+        Limit(group="burst", rate=parsed_rate("10/m"), value="10.1.2.3"),
+        Limit(group="sustained", rate=parsed_rate("1000/d"), value="10.1.2.3"),
+    ]
+    check(limits)
+
+    with memcached_commands(memcached_stats) as commands:
+        usages = check(limits)
+
+    assert usages is not None
+    assert [u.count for u in usages] == [2, 2]
+    assert commands == {"incr_hits": 2}

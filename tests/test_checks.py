@@ -1,0 +1,190 @@
+"""System checks: the cache behind the limits, and every declared rate and key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.checks.registry import registry as check_registry
+
+from drf_ratelimit import registry
+from drf_ratelimit.checks import check_cache, check_declared_limits
+from drf_ratelimit.decorators import ratelimit
+
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@pytest.fixture(autouse=True)
+def declarations() -> Iterator[list[registry.Declaration]]:
+    """An empty registry for each test; the real one is put back afterwards."""
+    saved = list(registry.DECLARATIONS)
+    registry.DECLARATIONS.clear()
+    yield registry.DECLARATIONS
+    registry.DECLARATIONS[:] = saved
+
+
+def ids(messages: list[checks.CheckMessage]) -> list[str | None]:
+    return [message.id for message in messages]
+
+
+def use_cache(settings: Any, backend: str, alias: str = "default", **extra: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}, alias: {"BACKEND": backend, **extra}}
+    settings.RATELIMIT_USE_CACHE = alias
+
+
+def test_both_checks_are_registered() -> None:
+    registered = check_registry.get_checks()
+
+    assert check_cache in registered
+    assert check_declared_limits in registered
+    assert check_registry.tag_exists("drf_ratelimit")
+
+
+def test_e001_no_caches(settings: Any) -> None:
+    settings.CACHES = {}
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.E001"]
+    assert messages[0].level == checks.ERROR
+
+
+def test_e002_unknown_alias(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.E002"]
+    assert messages[0].level == checks.ERROR
+    assert "'ratelimit'" in messages[0].msg
+    assert "'default'" in (messages[0].hint or "")
+
+
+def test_the_default_alias_is_checked_when_the_setting_is_absent(settings: Any) -> None:
+    del settings.RATELIMIT_USE_CACHE
+    settings.CACHES = {"other": {"BACKEND": LOCMEM}}
+
+    assert ids(check_cache()) == ["drf_ratelimit.E002"]
+
+
+def test_e003_dummy_cache(settings: Any) -> None:
+    use_cache(settings, "django.core.cache.backends.dummy.DummyCache", alias="rl")
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.E003"]
+    assert messages[0].level == checks.ERROR
+    assert "'rl'" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    ("backend", "extra"),
+    [
+        ("django.core.cache.backends.db.DatabaseCache", {"LOCATION": "cache_table"}),
+        ("django.core.cache.backends.filebased.FileBasedCache", {"LOCATION": "/tmp/rl"}),
+    ],
+)
+def test_e004_caches_without_atomic_increment(
+    settings: Any, backend: str, extra: dict[str, str]
+) -> None:
+    use_cache(settings, backend, **extra)
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.E004"]
+    assert messages[0].level == checks.ERROR
+    assert "atomic" in messages[0].msg
+
+
+def test_w001_local_memory(settings: Any) -> None:
+    use_cache(settings, LOCMEM)
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.W001"]
+    assert messages[0].level == checks.WARNING
+
+
+def test_w002_an_unknown_backend(settings: Any) -> None:
+    use_cache(settings, "tests.helpers.UnknownCache")
+    messages = check_cache()
+
+    assert ids(messages) == ["drf_ratelimit.W002"]
+    assert messages[0].level == checks.WARNING
+    assert "tests.helpers.UnknownCache" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.redis.RedisCache",
+        "django_redis.cache.RedisCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.memcached.PyLibMCCache",
+        "tests.helpers.SubclassedRedisCache",
+    ],
+)
+def test_atomic_backends_pass(settings: Any, backend: str) -> None:
+    use_cache(settings, backend, LOCATION="redis://127.0.0.1:1/0")
+
+    assert check_cache() == []
+
+
+def test_an_unimportable_backend_is_left_to_djangos_own_checks(settings: Any) -> None:
+    use_cache(settings, "nowhere.Cache")
+
+    assert check_cache() == []
+
+
+def test_no_declarations_no_errors() -> None:
+    assert check_declared_limits() == []
+
+
+def test_valid_declarations_pass() -> None:
+    ratelimit(key="ip", rate="5/m")(lambda request: None)
+    ratelimit(key="tests.helpers.mykey", rate="tests.helpers.callable_rate")(lambda request: None)
+    ratelimit(key=lambda group, request: "k", rate=lambda group, request: "1/s")(lambda r: None)
+    registry.declare("a throttle", "user_or_ip", (10, 60))
+    registry.declare("no rate", None, None)
+
+    assert len(registry.DECLARATIONS) == 5
+    assert check_declared_limits() == []
+
+
+def test_the_decorator_records_where_it_was_used() -> None:
+    def login(request: Any) -> None: ...
+
+    ratelimit(key="ip", rate="5/m")(login)
+
+    [declaration] = registry.DECLARATIONS
+    assert "test_the_decorator_records_where_it_was_used.<locals>.login" in declaration.where
+    assert (declaration.key, declaration.rate) == ("ip", "5/m")
+
+
+@pytest.mark.parametrize(
+    ("key", "rate", "quoted"),
+    [
+        ("field:x", "5/m", "'field:x'"),
+        ("nodots", "5/m", "'nodots'"),
+        ("ip", "tests.helpers.no_such_rate", "'tests.helpers.no_such_rate'"),
+        ("ip", "nowhere_at_all.rate", "'nowhere_at_all.rate'"),
+        ("tests.helpers.no_such_key", "5/m", "'tests.helpers.no_such_key'"),
+        ("ip", "5/M", "'5/M'"),
+        ("ip", (5, 0), "(5, 0)"),
+    ],
+)
+def test_e005_a_declared_rate_or_key_that_does_not_parse(key: Any, rate: Any, quoted: str) -> None:
+    registry.declare("SomeThrottle", "ip", "5/m")
+    registry.declare("BadThrottle", key, rate)
+
+    messages = check_declared_limits()
+
+    assert ids(messages) == ["drf_ratelimit.E005"]
+    assert messages[0].level == checks.ERROR
+    assert messages[0].msg.startswith("BadThrottle: ")
+    assert quoted in messages[0].msg
+
+
+def test_e005_reports_every_bad_declaration() -> None:
+    registry.declare("one", "field:x", "5/m")
+    registry.declare("two", "ip", "tests.helpers.no_such_rate")
+
+    assert [message.msg.split(":")[0] for message in check_declared_limits()] == ["one", "two"]
