@@ -365,3 +365,34 @@ def test_an_unknown_cache_alias_raises(backend: Backend, clock: FakeClock, setti
         view(rf.post("/"))
     with pytest.raises(InvalidCacheBackendError):
         get_usage(rf.get("/"), group="a", key="ip", rate="1/m")
+
+
+# --- exemptions ----------------------------------------------------------------------------
+
+
+def exempt_staff(group: str, request: HttpRequest) -> str | None:
+    """A key function that exempts requests carrying the staff header."""
+    return None if request.META.get("HTTP_X_STAFF") else request.META["REMOTE_ADDR"]
+
+
+def test_a_key_returning_none_exempts_the_request(backend: Backend, clock: FakeClock) -> None:
+    staff = from_ip()
+    staff.META["HTTP_X_STAFF"] = "1"
+    for _ in range(3):
+        assert get_usage(staff, group="a", key=exempt_staff, rate="1/m", increment=True) is None
+    assert usage_of(from_ip(), key=exempt_staff, increment=True).count == 1
+
+
+def test_an_exempt_request_is_never_limited_by_the_decorator(
+    backend: Backend, clock: FakeClock
+) -> None:
+    @ratelimit(key=exempt_staff, rate="0/m")
+    def view(request: HttpRequest) -> str:
+        return "ok"
+
+    staff = from_ip()
+    staff.META["HTTP_X_STAFF"] = "1"
+    assert view(staff) == "ok"
+    assert staff.limited is False  # type: ignore[attr-defined]
+    with pytest.raises(Ratelimited):
+        view(from_ip())

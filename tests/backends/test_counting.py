@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.core.cache import caches
 
 from drf_ratelimit.backends import WindowHit, counter_for
-from tests.conftest import Backend
+from drf_ratelimit.backends.generic import AddIncrCounter
+from drf_ratelimit.backends.memcached import MemcachedCounter
+from drf_ratelimit.backends.redis import RedisCounter
+from tests.conftest import Backend, install_backend
+from tests.servers import RedisServer
 
 
 def test_counts_from_one_and_reads_without_writing(backend: Backend) -> None:
@@ -32,8 +39,6 @@ def test_counter_is_readable_through_the_django_cache(backend: Backend) -> None:
 def test_redis_key_gets_its_expiry_in_the_same_call(
     name: str, request: pytest.FixtureRequest, settings: object
 ) -> None:
-    from tests.conftest import install_backend
-
     backend = install_backend(request, settings, name)
     counter_for(backend.cache).count([WindowHit("k", 1, 65)])
     ttl = backend.cache.ttl("k") if name == "django_redis" else None
@@ -44,3 +49,41 @@ def test_redis_key_gets_its_expiry_in_the_same_call(
         client = redis.Redis(port=backend.server.port)
         ttl = client.ttl(backend.cache.make_key("k"))
     assert 60 < ttl <= 65
+
+
+@pytest.mark.parametrize(
+    ("name", "adapter"),
+    [
+        ("locmem", AddIncrCounter),
+        ("redis", RedisCounter),
+        ("django_redis", RedisCounter),
+        ("memcached", MemcachedCounter),
+    ],
+)
+def test_each_backend_gets_its_atomic_adapter(
+    name: str, adapter: type, request: pytest.FixtureRequest, settings: object
+) -> None:
+    backend = install_backend(request, settings, name)
+    assert isinstance(counter_for(backend.cache), adapter)
+
+
+# django-redis's own ShardClient.add warns about its internal set() call.
+@pytest.mark.filterwarnings("ignore:set on sharded client:UserWarning")
+def test_django_redis_sharded_client_falls_back_to_add_incr(
+    redis_server: RedisServer, settings: Any
+) -> None:
+    """One script cannot see keys spread over shards; add+incr stays atomic per key."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sharded": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": [redis_server.url[:-1] + "2", redis_server.url[:-1] + "3"],
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
+        },
+    }
+    cache = caches["sharded"]
+    cache.clear()
+    counter = counter_for(cache)
+    assert isinstance(counter, AddIncrCounter)
+    assert counter.count([WindowHit("a", 1, 60), WindowHit("b", 1, 60)]) == [1, 1]
+    assert counter.count([WindowHit("a", 2, 60)]) == [3]
