@@ -11,8 +11,8 @@ from django.core.cache.backends.base import BaseCache
 from drf_ratelimit.clock import FakeClock, use_clock
 from tests.servers import MemcachedServer, RedisServer, Server, find_binary
 
-BACKENDS = ["locmem", "redis", "django_redis", "memcached"]
-SHARED_BACKENDS = ["redis", "django_redis", "memcached"]
+BACKENDS = ["locmem", "redis", "django_redis", "memcached", "pylibmc"]
+SHARED_BACKENDS = ["redis", "django_redis", "memcached", "pylibmc"]
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,18 @@ def cache_config(name: str, server: Server | None) -> dict[str, Any]:
             "OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2},
         }
     assert isinstance(server, MemcachedServer)
+    if name == "pylibmc":
+        return {
+            "BACKEND": "django.core.cache.backends.memcached.PyLibMCCache",
+            "LOCATION": server.location,
+            "OPTIONS": {
+                "behaviors": {
+                    "connect_timeout": 2000,
+                    "receive_timeout": 2_000_000,
+                    "send_timeout": 2_000_000,
+                }
+            },
+        }
     return {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
         "LOCATION": server.location,
@@ -71,7 +83,7 @@ class Backend:
 def server_for(request: pytest.FixtureRequest, name: str) -> Server | None:
     if name in ("redis", "django_redis"):
         return request.getfixturevalue("redis_server")  # type: ignore[no-any-return]
-    if name == "memcached":
+    if name in ("memcached", "pylibmc"):
         return request.getfixturevalue("memcached_server")  # type: ignore[no-any-return]
     return None
 

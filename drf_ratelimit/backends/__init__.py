@@ -17,6 +17,7 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from django.core.cache.backends.base import BaseCache
+from django.utils.connection import ConnectionProxy
 
 from drf_ratelimit.backends.base import Counter, WindowHit
 from drf_ratelimit.backends.generic import AddIncrCounter
@@ -29,7 +30,13 @@ _COUNTERS: WeakKeyDictionary[BaseCache, Counter] = WeakKeyDictionary()
 
 
 def counter_for(cache: BaseCache) -> Counter:
-    """The counting adapter for ``cache`` (built once per cache object)."""
+    """The counting adapter for ``cache`` (built once per cache object).
+
+    ``django.core.cache.cache`` is a proxy that hides the backend's class, so it
+    is resolved to the real cache object first.
+    """
+    if isinstance(cache, ConnectionProxy):
+        cache = cache._connections[cache._alias]
     counter = _COUNTERS.get(cache)
     if counter is None:
         counter = _select(cache)

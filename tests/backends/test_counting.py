@@ -87,3 +87,13 @@ def test_django_redis_sharded_client_falls_back_to_add_incr(
     assert isinstance(counter, AddIncrCounter)
     assert counter.count([WindowHit("a", 1, 60), WindowHit("b", 1, 60)]) == [1, 1]
     assert counter.count([WindowHit("a", 2, 60)]) == [3]
+
+
+def test_the_default_cache_proxy_resolves_to_its_backend(
+    request: pytest.FixtureRequest, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    install_backend(request, settings, "redis")
+    settings.CACHES = {"default": settings.CACHES["redis"]}
+    assert isinstance(counter_for(cache), RedisCounter)
