@@ -14,8 +14,10 @@ from drf_ratelimit.backends.base import WindowHit
 from drf_ratelimit.backends.errors import as_count, unavailable_on_error
 
 
-class AddIncrCounter:
-    name = "add+incr"
+class DjangoCacheCounter:
+    """Counts key by key through Django's cache API; subclasses say how."""
+
+    name = "django-cache"
 
     def __init__(self, cache: BaseCache) -> None:
         self.cache = cache
@@ -23,6 +25,13 @@ class AddIncrCounter:
     def count(self, hits: Sequence[WindowHit]) -> list[int]:
         with unavailable_on_error(self.name):
             return [self._count_one(hit) for hit in hits]
+
+    def _count_one(self, hit: WindowHit) -> int:
+        raise NotImplementedError
+
+
+class AddIncrCounter(DjangoCacheCounter):
+    name = "add+incr"
 
     def _count_one(self, hit: WindowHit) -> int:
         if hit.delta == 0:

@@ -7,28 +7,20 @@ client won that race, ``incr`` again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from drf_ratelimit.backends.base import WindowHit
-from drf_ratelimit.backends.errors import as_count, unavailable_on_error
+from drf_ratelimit.backends.errors import as_count
+from drf_ratelimit.backends.generic import DjangoCacheCounter
 
 
 def is_memcached(cache: BaseCache) -> bool:
     return isinstance(cache, BaseMemcachedCache)
 
 
-class MemcachedCounter:
+class MemcachedCounter(DjangoCacheCounter):
     name = "memcached"
-
-    def __init__(self, cache: BaseCache) -> None:
-        self.cache = cache
-
-    def count(self, hits: Sequence[WindowHit]) -> list[int]:
-        with unavailable_on_error(self.name):
-            return [self._count_one(hit) for hit in hits]
 
     def _count_one(self, hit: WindowHit) -> int:
         if hit.delta == 0:
