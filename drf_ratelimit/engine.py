@@ -17,7 +17,7 @@ from django.core.cache.backends.base import BaseCache
 
 from drf_ratelimit import clock, conf
 from drf_ratelimit.backends import WindowHit, counter_for
-from drf_ratelimit.cachekeys import fixed_window_cache_key
+from drf_ratelimit.cachekeys import HashFunction, fixed_window_cache_key
 from drf_ratelimit.exceptions import CounterUnavailable
 from drf_ratelimit.rates import Rate
 from drf_ratelimit.usage import FAIL_CLOSED, Usage
@@ -54,8 +54,9 @@ def check(limits: Sequence[Limit], delta: int = 1) -> list[Usage] | None:
     """
     now = clock.now()
     ends = [fixed_window_end(now, limit.rate.period, limit.value) for limit in limits]
+    prefix, hasher = conf.cache_prefix(), conf.hash_function()
     hits = [
-        WindowHit(_cache_key(limit, end), delta, key_timeout(limit.rate.period))
+        WindowHit(_cache_key(limit, end, prefix, hasher), delta, key_timeout(limit.rate.period))
         for limit, end in zip(limits, ends, strict=True)
     ]
     try:
@@ -77,10 +78,10 @@ def apply_fail_policy(exc: Exception, how_many: int) -> list[Usage] | None:
     return [FAIL_CLOSED] * how_many
 
 
-def _cache_key(limit: Limit, window_end: int) -> str:
+def _cache_key(limit: Limit, window_end: int, prefix: str, hasher: HashFunction) -> str:
     return fixed_window_cache_key(
-        prefix=conf.cache_prefix(),
-        hasher=conf.hash_function(),
+        prefix=prefix,
+        hasher=hasher,
         group=limit.group,
         rate=str(limit.rate),
         value=limit.value,

@@ -24,7 +24,7 @@ class Counter(Protocol):
     the engine resolves it with ``RATELIMIT_FAIL_OPEN``.
     """
 
-    #: Round trips to the server for one check of ``n`` keys in the steady state.
+    #: A short name for the strategy, used in log messages.
     name: str
 
     def count(self, hits: Sequence[WindowHit]) -> list[int]: ...
