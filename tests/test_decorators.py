@@ -704,9 +704,11 @@ def test_async_view_with_block_false_sets_request_limited(
 @pytest.mark.urls("tests.helpers")
 def test_async_view_under_the_async_client(backend: Backend, clock: FakeClock) -> None:
     client = AsyncClient()
-    get = async_to_sync(client.get)
 
-    first, second, third = get("/async-limited/"), get("/async-limited/"), get("/async-limited/")
+    async def three_requests() -> list[Any]:
+        return [await client.get("/async-limited/") for _ in range(3)]
+
+    first, second, third = async_to_sync(three_requests)()
 
     assert (first.status_code, first.content) == (200, b"async ok")
     assert second.status_code == 200
