@@ -126,11 +126,16 @@ def test_redis_commands_come_only_from_the_script(observer: redis.Redis) -> None
     assert len(peers) == 1  # every check went over the same pooled connection
 
 
-def test_redis_several_limits_in_one_check_are_one_evalsha(observer: redis.Redis) -> None:
-    limits = [
+def burst_and_sustained() -> list[Limit]:
+    """Two limits on one client, checked together as a throttle with two rates would."""
+    return [
         Limit(group="burst", rate=parsed_rate("10/m"), value="10.1.2.3"),
         Limit(group="sustained", rate=parsed_rate("1000/d"), value="10.1.2.3"),
     ]
+
+
+def test_redis_several_limits_in_one_check_are_one_evalsha(observer: redis.Redis) -> None:
+    limits = burst_and_sustained()
     check(limits)
 
     with redis_commands(observer) as commands:
@@ -259,10 +264,7 @@ def test_memcached_several_limits_cost_one_incr_each(
     memcached_stats: Callable[[], dict[str, int]],
 ) -> None:
     """memcached has no scripts: a check of two limits is two incr round trips."""
-    limits = [
-        Limit(group="burst", rate=parsed_rate("10/m"), value="10.1.2.3"),
-        Limit(group="sustained", rate=parsed_rate("1000/d"), value="10.1.2.3"),
-    ]
+    limits = burst_and_sustained()
     check(limits)
 
     with memcached_commands(memcached_stats) as commands:
