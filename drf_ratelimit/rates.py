@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from drf_ratelimit.exceptions import InvalidRate
 
@@ -83,7 +84,9 @@ def _parse_tuple(value: tuple[object, ...], source: str) -> Rate:
     return _make(count, seconds, value, source)
 
 
+@lru_cache(maxsize=512)
 def _parse_string(value: str, source: str) -> Rate:
+    """Pure, so each distinct string is parsed once; errors are never cached."""
     match = _RATE_RE.fullmatch(value)
     if match is None:
         raise InvalidRate(
