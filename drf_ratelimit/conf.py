@@ -31,7 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_IPV6_MASK": 64,
     "RATELIMIT_TRUSTED_PROXIES": None,
     "RATELIMIT_PROXY_COUNT": None,
+    "RATELIMIT_HEADERS": False,
 }
+
+#: DRF's own default for ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
+DRF_DEFAULT_THROTTLE_RATES: dict[str, Any] = {"user": None, "anon": None}
 
 
 def get(name: str) -> Any:
@@ -124,13 +128,43 @@ def _parse_networks(values: tuple[object, ...]) -> tuple[IPv4Network | IPv6Netwo
 
 
 def proxy_count() -> int | None:
-    """``RATELIMIT_PROXY_COUNT``: how many reverse proxies append to X-Forwarded-For."""
+    """How many reverse proxies append to X-Forwarded-For.
+
+    ``RATELIMIT_PROXY_COUNT`` when set; otherwise DRF's ``NUM_PROXIES`` when it
+    is an integer, so a DRF project that already declared its proxies keeps
+    its clients apart after switching throttles (DRF's default ``None``, which
+    trusts the whole header, is deliberately not followed).
+    """
     value = get("RATELIMIT_PROXY_COUNT")
+    setting = "RATELIMIT_PROXY_COUNT"
+    if value is None and type(drf_setting("NUM_PROXIES")) is int:
+        value, setting = drf_setting("NUM_PROXIES"), "REST_FRAMEWORK['NUM_PROXIES']"
     if value is not None and (type(value) is not int or value < 0):
-        raise ImproperlyConfigured(
-            f"RATELIMIT_PROXY_COUNT={value!r} must be None or a non-negative integer"
-        )
+        raise ImproperlyConfigured(f"{setting}={value!r} must be None or a non-negative integer")
     return value
+
+
+def headers_enabled() -> bool:
+    """``RATELIMIT_HEADERS``: send RateLimit-Policy and RateLimit from the throttles."""
+    return bool(get("RATELIMIT_HEADERS"))
+
+
+def drf_setting(name: str, default: Any = None) -> Any:
+    """A key of ``settings.REST_FRAMEWORK``, read live without importing DRF."""
+    rest_framework = getattr(settings, "REST_FRAMEWORK", None) or {}
+    if not isinstance(rest_framework, dict):
+        raise ImproperlyConfigured(f"REST_FRAMEWORK={rest_framework!r} must be a dict")
+    return rest_framework.get(name, default)
+
+
+def throttle_rates() -> dict[str, Any]:
+    """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (not at import)."""
+    rates = drf_setting("DEFAULT_THROTTLE_RATES", DRF_DEFAULT_THROTTLE_RATES)
+    if not isinstance(rates, dict):
+        raise ImproperlyConfigured(
+            f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']={rates!r} must be a dict of scope to rate"
+        )
+    return rates
 
 
 def ip_masks() -> tuple[int, int]:

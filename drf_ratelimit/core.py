@@ -27,7 +27,7 @@ from drf_ratelimit.methods import (
     method_matches,
     normalise_method,
 )
-from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate
+from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate, parse_rates
 from drf_ratelimit.usage import Usage
 
 __all__ = ["get_usage", "is_ratelimited"]
@@ -98,14 +98,24 @@ def resolve_limit(
 
 def resolve_rate(rate: Any, group: str, request: Any) -> Rate | None:
     """A literal rate, or the result of a callable / dotted path ``(group, request)``."""
-    source = "rate"
+    rate, source = _call_rate(rate, group, request, "rate")
+    return parse_rate(rate, source=source)
+
+
+def resolve_rates(rate: Any, group: str, request: Any, source: str = "rate") -> tuple[Rate, ...]:
+    """Like :func:`resolve_rate`, for specs that may also be lists of rates (throttles)."""
+    rate, source = _call_rate(rate, group, request, source)
+    return parse_rates(rate, source=source)
+
+
+def _call_rate(rate: Any, group: str, request: Any, source: str) -> tuple[Any, str]:
     if isinstance(rate, str) and is_dotted_path(rate):
-        source = f"rate {rate!r}"
+        source = f"{source} {rate!r}"
         rate = import_dotted(rate, "rate")
     if callable(rate):
-        source = f"rate callable {getattr(rate, '__qualname__', rate)!r} returned"
+        source = f"{source} callable {getattr(rate, '__qualname__', rate)!r} returned"
         rate = rate(group, request)
-    return parse_rate(rate, source=source)
+    return rate, source
 
 
 get_usage.ALL = ALL  # type: ignore[attr-defined]

@@ -19,14 +19,22 @@ def group_for(fn: Any) -> str:
         fn = fn.func
     view_class = getattr(fn, "view_class", None)
     if view_class is not None and fn.__qualname__.endswith("as_view.<locals>.view"):
-        name = view_class.__qualname__
-        # DRF's @api_view class carries the function's __name__ only: its __qualname__
-        # is "WrappedAPIView" (DRF >= 3.15, built with type()) or "...<locals>..." (older).
-        if "<locals>" in name or name.rpartition(".")[2] != view_class.__name__:
-            name = view_class.__name__
-        return f"{view_class.__module__}.{name}.as_view"
+        return f"{view_class_name(view_class)}.as_view"
     parts = [fn.__module__]
     if hasattr(fn, "__self__"):
         parts.append(type(fn.__self__).__name__)
     parts.append(fn.__qualname__)
     return ".".join(parts)
+
+
+def view_class_name(view_class: type) -> str:
+    """``module.Class`` of a view class: the throttles' default group.
+
+    DRF's ``@api_view`` class carries the function's ``__name__`` only: its
+    ``__qualname__`` is "WrappedAPIView" (DRF >= 3.15, built with ``type()``) or
+    "...<locals>..." (older), so two function views would share one name.
+    """
+    name = view_class.__qualname__
+    if "<locals>" in name or name.rpartition(".")[2] != view_class.__name__:
+        name = view_class.__name__
+    return f"{view_class.__module__}.{name}"

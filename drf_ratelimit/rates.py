@@ -7,7 +7,9 @@ django-ratelimit silently accepted):
   (``sec``, ``second``, ``min``, ``minute``, ``hour``, ``hr``, ``day``, plurals);
 * ``"N/M"`` (``M`` seconds, as in django-ratelimit);
 * a ``(count, seconds)`` tuple, or a :class:`Rate`;
-* ``None``: no limit.
+* ``None``: no limit;
+* for the throttles, a list of any of these, all enforced (a burst and a
+  sustained rate): see :func:`parse_rates`.
 
 Anything else is an :class:`~drf_ratelimit.exceptions.InvalidRate` quoting the
 value, never a silent "per second" or an ``AttributeError``.
@@ -75,9 +77,26 @@ def parse_rate(value: object, *, source: str = "rate") -> Rate | None:
     )
 
 
+def parse_rates(value: object, *, source: str = "rate") -> tuple[Rate, ...]:
+    """Every rate in ``value``: one rate in any form of :func:`parse_rate`, or a list.
+
+    A list (or a tuple that is not a ``(count, seconds)`` pair of integers)
+    holds several rates; ``None`` entries are skipped, so ``None`` or ``[]``
+    means no limit at all.
+    """
+    if isinstance(value, list) or (isinstance(value, tuple) and not _is_pair(value)):
+        found = (parse_rate(item, source=f"{source}[{i}]") for i, item in enumerate(value))
+        return tuple(rate for rate in found if rate is not None)
+    rate = parse_rate(value, source=source)
+    return () if rate is None else (rate,)
+
+
+def _is_pair(value: tuple[object, ...]) -> bool:
+    return len(value) == 2 and all(type(part) is int for part in value)
+
+
 def _parse_tuple(value: tuple[object, ...], source: str) -> Rate:
-    ok = len(value) == 2 and all(type(part) is int for part in value)
-    if not ok:
+    if not _is_pair(value):
         raise InvalidRate(f"{source}={value!r} is not a (count, seconds) tuple of two integers")
     count, seconds = value
     assert isinstance(count, int) and isinstance(seconds, int)

@@ -14,7 +14,8 @@ class Usage(Mapping[str, object]):
     """Usage of one limit by one client.
 
     ``count`` is the counter after this request; ``should_limit`` is
-    ``count > limit``; ``time_left`` is seconds until the window resets.
+    ``count > limit``; ``time_left`` is whole seconds until the window resets,
+    as django-ratelimit reports it, and ``reset_after`` the exact seconds.
     ``failed`` marks the fail-closed answer given when the cache was down.
     """
 
@@ -24,6 +25,12 @@ class Usage(Mapping[str, object]):
     time_left: int
     period: int = 0
     failed: bool = False
+    reset_after: float = 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        """The next request in this window would be limited."""
+        return self.failed or self.count >= self.limit
 
     @property
     def remaining(self) -> int:

@@ -1,9 +1,14 @@
 """Fixed-window maths on an injected clock reading. Pure functions.
 
-The window layout is django-ratelimit 4.1's, so counters carry over a migration:
-windows are aligned to the epoch and shifted per client by ``crc32(value) % period``
-so that every client's window does not end at the same second. A window covers
-the seconds ``(end - period, end]``.
+Two layouts share the counting engine:
+
+* the decorator's, django-ratelimit 4.1's, so counters carry over a migration:
+  windows are aligned to the epoch and shifted per client by
+  ``crc32(value) % period`` so that every client's window does not end at the
+  same second. A window covers the whole seconds ``(end - period, end]``.
+* the throttles', clock-aligned ``[start, start + period)``, so the wait a
+  throttle announces is the exact time to the reset (DRF's tests and clients
+  expect ``Retry-After: 60`` after a burst at the top of a minute).
 """
 
 from __future__ import annotations
@@ -26,6 +31,21 @@ def fixed_window_end(now: float, period: int, value: str) -> int:
     if end < ts:
         end += period
     return end
+
+
+def decorator_reset_after(now: float, window_end: int) -> float:
+    """Seconds until the decorator window ending at ``window_end`` is over."""
+    return window_end + 1 - now
+
+
+def aligned_window(now: float, period: int) -> tuple[int, float]:
+    """``(start, seconds until reset)`` of the clock-aligned window holding ``now``.
+
+    The reset is always in the future, so a throttled client is never told to
+    retry after zero seconds.
+    """
+    start = int(now // period) * period
+    return start, start + period - now
 
 
 def key_timeout(period: int) -> int:

@@ -1,0 +1,305 @@
+"""DRF throttles that count atomically. The only module of the package that imports DRF.
+
+* :class:`RatelimitThrottle` speaks django-ratelimit's grammar (``key``,
+  ``rate``, ``group``, ``method``); ``rate`` may be a list, all enforced.
+* :class:`AnonRateThrottle`, :class:`UserRateThrottle` and
+  :class:`ScopedRateThrottle` are drop-ins for DRF's classes of the same
+  names: same scopes, settings, cache-key strings and error messages, with
+  the extended rate grammar and settings read per request.
+
+Every throttle makes one atomic check-and-increment for all its rates (one
+round trip on Redis). Windows are clock-aligned, so :meth:`wait` is the exact
+time to the reset. Like DRF, every throttle counts every request that reaches
+it, including one another throttle denies (see docs/throttles.md).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from django.core.cache.backends.base import BaseCache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from drf_ratelimit import clock, conf
+from drf_ratelimit.core import resolve_rates
+from drf_ratelimit.engine import Limit, check
+from drf_ratelimit.groups import view_class_name
+from drf_ratelimit.headers import Policy, policy_names, rate_limit_headers
+from drf_ratelimit.ip import client_ip
+from drf_ratelimit.keys import key_function, key_value
+from drf_ratelimit.methods import (
+    ALL,
+    MethodSpec,
+    method_key_part,
+    method_matches,
+    normalise_method,
+)
+from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
+from drf_ratelimit.usage import Usage
+
+__all__ = [
+    "AnonRateThrottle",
+    "BaseRatelimitThrottle",
+    "RatelimitThrottle",
+    "ScopedRateThrottle",
+    "SimpleRateThrottle",
+    "UserRateThrottle",
+]
+
+_POLICIES_ATTR = "_drf_ratelimit_policies"
+_THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
+
+
+class BaseRatelimitThrottle(BaseThrottle):
+    """Counts a request against :meth:`get_limits` in one atomic engine call.
+
+    ``cache`` may name a cache object for this throttle (as DRF's ``cache``
+    attribute does); by default ``RATELIMIT_USE_CACHE`` is used. ``timer`` is
+    the clock, replaceable in tests as in DRF's own suite.
+    """
+
+    cache: ClassVar[BaseCache | None] = None
+    scope: str | None = None
+
+    def timer(self) -> float:
+        return clock.now()
+
+    @property
+    def THROTTLE_RATES(self) -> dict[str, Any]:
+        """``DEFAULT_THROTTLE_RATES`` as it is now; a subclass may set its own dict."""
+        return conf.throttle_rates()
+
+    def get_limits(self, request: Request, view: Any) -> list[Limit]:
+        """The limits this request counts against; empty to let it through uncounted."""
+        raise NotImplementedError(".get_limits() must be overridden")
+
+    def policy_name(self) -> str:
+        """The name of this throttle's policy in the RateLimit headers."""
+        return self.scope or type(self).__name__
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self.usages: list[Usage] = []
+        if not conf.enabled():
+            return True
+        limits = self.get_limits(request, view)
+        if not limits:
+            return True
+        self.now = self.timer()
+        usages = check(limits, now=self.now, cache=self.cache)
+        if usages is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
+            return True
+        self.usages = usages
+        allowed = not any(usage.should_limit for usage in usages)
+        _publish_headers(request, view, self._policies(limits, usages, denied=not allowed))
+        return allowed
+
+    def wait(self) -> float | None:
+        """Seconds until every exhausted rate of this throttle has reset.
+
+        Exact for the fixed window and never zero. None when the cache failed
+        (fail-closed): nobody knows when it will be back.
+        """
+        waits = [usage.reset_after for usage in self.usages if usage.exhausted and not usage.failed]
+        return max(waits, default=None)
+
+    def _policies(self, limits: list[Limit], usages: list[Usage], denied: bool) -> list[Policy]:
+        names = policy_names(self.policy_name(), [limit.rate.period for limit in limits])
+        return [Policy(name, usage, denied) for name, usage in zip(names, usages, strict=True)]
+
+
+def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> None:
+    """Merge this throttle's policies into the view's response headers.
+
+    DRF copies ``view.headers`` onto the response in ``finalize_response``,
+    429s included. Policies accumulate on the request, so with several
+    throttles the last one writes headers that cover them all.
+    """
+    if not conf.headers_enabled():
+        return
+    headers = getattr(view, "headers", None)
+    if not isinstance(headers, dict):  # a view used outside dispatch (schema tools)
+        return
+    accumulated = [*getattr(request, _POLICIES_ATTR, ()), *policies]
+    setattr(request, _POLICIES_ATTR, accumulated)
+    headers.update(rate_limit_headers(accumulated))
+
+
+class RatelimitThrottle(BaseRatelimitThrottle):
+    """A throttle configured with django-ratelimit's grammar.
+
+    * ``key``: ``'ip'``, ``'user'``, ``'user_or_ip'`` (default), ``'header:x-api-key'``,
+      ``'data:username'``, a callable ``(group, request)`` or its dotted path.
+    * ``rate``: ``'100/15m'``, ``(100, 900)``, a list such as ``['10/s', '1000/d']``,
+      a callable ``(group, request)`` or its dotted path. ``None`` (default):
+      ``DEFAULT_THROTTLE_RATES[scope]``.
+    * ``group``: share a counter between views; by default each view class
+      counts on its own.
+    * ``method``: only requests with these methods are counted (default: all).
+    * ``scope``: the ``DEFAULT_THROTTLE_RATES`` entry used when ``rate`` is None,
+      and the policy name in the RateLimit headers.
+
+    Literal keys and rates are checked when the class is defined, so a typo is
+    an ImproperlyConfigured at import, not a 500 on the first request.
+    """
+
+    key: Any = "user_or_ip"
+    rate: Any = None
+    group: str | None = None
+    method: MethodSpec = ALL
+    scope: str | None = "ratelimit"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("key", "rate"):  # a function in the class body is not a method
+            if isinstance(cls.__dict__.get(name), types.FunctionType):
+                setattr(cls, name, staticmethod(cls.__dict__[name]))
+        _validate_literals(cls)
+
+    def get_limits(self, request: Request, view: Any) -> list[Limit]:
+        methods = normalise_method(self.method)
+        if not method_matches(methods, request.method):
+            return []
+        group = self.group or view_class_name(type(view))
+        rates = self.get_rates(group, request)
+        value = key_value(self.key, group, request) if rates else None
+        if value is None:
+            return []
+        part = method_key_part(methods)
+        return [Limit(group, rate, value, methods=part, aligned=True) for rate in rates]
+
+    def get_rates(self, group: str, request: Request) -> tuple[Rate, ...]:
+        """The rates for this request: ``rate``, or the scope's default rate."""
+        if self.rate is not None:
+            return resolve_rates(self.rate, group, request, f"{type(self).__name__}.rate")
+        return parse_rates(_scope_rate(self), source=_scope_source(self.scope))
+
+
+def _validate_literals(cls: type[RatelimitThrottle]) -> None:
+    key_function(cls.key)
+    rate = cls.rate
+    if not callable(rate) and not (isinstance(rate, str) and is_dotted_path(rate)):
+        parse_rates(rate, source=f"{cls.__name__}.rate")
+
+
+def _scope_rate(throttle: BaseRatelimitThrottle) -> Any:
+    """DRF's ``get_rate()``: the scope's entry in the rates, with DRF's messages."""
+    scope = throttle.scope
+    if not scope:
+        raise ImproperlyConfigured(
+            f"You must set either `.scope` or `.rate` for '{type(throttle).__name__}' throttle"
+        )
+    try:
+        return throttle.THROTTLE_RATES[scope]
+    except KeyError:
+        raise ImproperlyConfigured(f"No default throttle rate set for '{scope}' scope") from None
+
+
+def _scope_source(scope: str | None) -> str:
+    return f"{_THROTTLE_RATES_SETTING}[{scope!r}]"
+
+
+class SimpleRateThrottle(BaseRatelimitThrottle):
+    """DRF's ``SimpleRateThrottle`` surface over the atomic engine.
+
+    ``rate`` on the class wins, else ``THROTTLE_RATES[scope]``, which reads
+    ``DEFAULT_THROTTLE_RATES`` now (DRF froze it at import). A subclass may
+    still set ``THROTTLE_RATES`` to a dict of its own. ``get_cache_key``
+    returns DRF's strings (``throttle_anon_<ident>``); the stored key is a hash
+    of it with the scope, rate and window.
+    """
+
+    cache_format = "throttle_%(scope)s_%(ident)s"
+    rate: Any = None
+
+    def __init__(self) -> None:
+        self._resolve_rate()
+
+    def _resolve_rate(self) -> None:
+        source = f"{type(self).__name__}.rate"
+        if not getattr(self, "rate", None):
+            self.rate = self.get_rate()
+            source = _scope_source(self.scope)
+        self.rates = parse_rates(self.rate, source=source)
+        self.num_requests, self.duration = _first(self.rates)
+
+    def get_rate(self) -> Any:
+        return _scope_rate(self)
+
+    def parse_rate(self, rate: Any) -> tuple[int | None, int | None]:
+        """DRF's ``(num_requests, duration)`` of the first rate, ``(None, None)`` for None."""
+        return _first(parse_rates(rate, source=f"{type(self).__name__}.rate"))
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        raise NotImplementedError(".get_cache_key() must be overridden")
+
+    def get_ident(self, request: Request) -> str:
+        """The client address: ``REMOTE_ADDR`` unless trusted proxies are configured."""
+        return client_ip(request)
+
+    def get_limits(self, request: Request, view: Any) -> list[Limit]:
+        if not self.rates:
+            return []
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return []
+        group = self.scope or type(self).__qualname__
+        return [Limit(group, rate, self.key, aligned=True) for rate in self.rates]
+
+    def _ident_or_pk(self, request: Request) -> str:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return str(user.pk)
+        return self.get_ident(request)
+
+
+def _first(rates: Sequence[Rate]) -> tuple[int | None, int | None]:
+    return (rates[0].limit, rates[0].period) if rates else (None, None)
+
+
+class AnonRateThrottle(SimpleRateThrottle):
+    """Limits anonymous clients by IP (scope ``anon``); authenticated users pass."""
+
+    scope = "anon"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class UserRateThrottle(SimpleRateThrottle):
+    """Limits each user by id, anonymous clients by IP (scope ``user``)."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}
+
+
+class ScopedRateThrottle(SimpleRateThrottle):
+    """Limits by the view's ``throttle_scope``; views without one are not throttled.
+
+    Views that share a scope share its count, as in DRF.
+    """
+
+    scope_attr = "throttle_scope"
+
+    def __init__(self) -> None:
+        """The rate depends on the view, so it is resolved in :meth:`allow_request`."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self.usages = []
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = None
+        self._resolve_rate()
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}
