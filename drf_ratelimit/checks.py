@@ -8,8 +8,11 @@ drf_ratelimit.E002     Error    RATELIMIT_USE_CACHE is not an alias in CACHES
 drf_ratelimit.E003     Error    the ratelimit cache is a DummyCache (never limits)
 drf_ratelimit.E004     Error    the cache cannot increment atomically (db, file)
 drf_ratelimit.E005     Error    a configured rate or key does not parse
+drf_ratelimit.E006     Error    a DEFAULT_THROTTLE_RATES entry does not parse
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
+drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
+                                (non-atomic) rate throttles
 =====================  =======  ==============================================
 """
 
@@ -28,7 +31,7 @@ from django.utils.module_loading import import_string
 
 from drf_ratelimit import conf
 from drf_ratelimit.keys import key_function
-from drf_ratelimit.rates import is_dotted_path, parse_rate
+from drf_ratelimit.rates import is_dotted_path, parse_rates
 from drf_ratelimit.registry import DECLARATIONS
 
 _HINT_BACKEND = "Use Redis (django-redis or Django's RedisCache) or memcached."
@@ -136,7 +139,7 @@ def _problem(key: Any, rate: Any) -> str | None:
         if isinstance(rate, str) and is_dotted_path(rate):
             conf.resolve(rate, "rate")
         elif not callable(rate):
-            parse_rate(rate)
+            parse_rates(rate)
         if key:
             key_function(key)
             if isinstance(key, str) and is_dotted_path(key):
@@ -144,3 +147,53 @@ def _problem(key: Any, rate: Any) -> str | None:
     except ImproperlyConfigured as exc:
         return str(exc)
     return None
+
+
+@register("drf_ratelimit")
+def check_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Parse every ``DEFAULT_THROTTLE_RATES`` entry now, not on the first request (E006)."""
+    try:
+        rates = conf.throttle_rates()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="drf_ratelimit.E006")]
+    errors: list[CheckMessage] = []
+    for scope, rate in rates.items():
+        source = f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{scope!r}]"
+        try:
+            parse_rates(rate, source=source)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="drf_ratelimit.E006"))
+    return errors
+
+
+@register("drf_ratelimit")
+def check_default_throttles(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Point at DRF's own rate throttles in ``DEFAULT_THROTTLE_CLASSES`` (W003).
+
+    They read, change and write back a history list, so concurrent requests
+    are undercounted. Recognised by their class's MRO, without importing DRF.
+    """
+    warnings: list[CheckMessage] = []
+    for path in conf.drf_setting("DEFAULT_THROTTLE_CLASSES") or ():
+        try:
+            throttle = import_string(path) if isinstance(path, str) else path
+        except ImportError:
+            continue  # DRF itself reports an unimportable throttle class
+        if _is_drf_rate_throttle(throttle):
+            name = getattr(throttle, "__name__", str(throttle))
+            warnings.append(
+                Warning(
+                    f"DEFAULT_THROTTLE_CLASSES holds DRF's {name}, which counts "
+                    "non-atomically: concurrent requests are undercounted.",
+                    hint=f"Use drf_ratelimit.throttles.{name} (or RatelimitThrottle) instead.",
+                    id="drf_ratelimit.W003",
+                )
+            )
+    return warnings
+
+
+def _is_drf_rate_throttle(throttle: Any) -> bool:
+    return any(
+        (cls.__module__, cls.__name__) == ("rest_framework.throttling", "SimpleRateThrottle")
+        for cls in getattr(throttle, "__mro__", ())
+    )

@@ -39,6 +39,7 @@ from drf_ratelimit.methods import (
     normalise_method,
 )
 from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
+from drf_ratelimit.registry import declare
 from drf_ratelimit.usage import Usage
 
 __all__ = [
@@ -158,6 +159,7 @@ class RatelimitThrottle(BaseRatelimitThrottle):
             if isinstance(cls.__dict__.get(name), types.FunctionType):
                 setattr(cls, name, staticmethod(cls.__dict__[name]))
         _validate_literals(cls)
+        declare(f"{cls.__module__}.{cls.__qualname__}", cls.key, cls.rate)
 
     def get_limits(self, request: Request, view: Any) -> list[Limit]:
         methods = normalise_method(self.method)

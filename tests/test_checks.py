@@ -10,7 +10,12 @@ from django.core import checks
 from django.core.checks.registry import registry as check_registry
 
 from drf_ratelimit import registry
-from drf_ratelimit.checks import check_cache, check_declared_limits
+from drf_ratelimit.checks import (
+    check_cache,
+    check_declared_limits,
+    check_default_throttles,
+    check_throttle_rates,
+)
 from drf_ratelimit.decorators import ratelimit
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
@@ -188,3 +193,100 @@ def test_e005_reports_every_bad_declaration() -> None:
     registry.declare("two", "ip", "tests.helpers.no_such_rate")
 
     assert [message.msg.split(":")[0] for message in check_declared_limits()] == ["one", "two"]
+
+
+def test_the_throttle_checks_are_registered() -> None:
+    registered = check_registry.get_checks()
+
+    assert check_throttle_rates in registered
+    assert check_default_throttles in registered
+
+
+def test_e006_valid_throttle_rates_pass(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_THROTTLE_RATES": {"anon": "100/15m", "user": None, "burst": ["10/s", "1000/d"]}
+    }
+
+    assert check_throttle_rates() == []
+
+
+def test_e006_drfs_default_rates_pass(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {}
+
+    assert check_throttle_rates() == []
+
+
+@pytest.mark.parametrize("rate", ["10/x", "bogus", "10/S", ["10/s", "1.5/m"], 7])
+def test_e006_a_throttle_rate_that_does_not_parse(settings: Any, rate: Any) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m", "login": rate}}
+    messages = check_throttle_rates()
+
+    assert ids(messages) == ["drf_ratelimit.E006"]
+    assert "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['login']" in messages[0].msg
+
+
+def test_e006_rates_that_are_not_a_dict(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": ["5/m"]}
+    messages = check_throttle_rates()
+
+    assert ids(messages) == ["drf_ratelimit.E006"]
+    assert "must be a dict" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+)
+def test_w003_drfs_own_rate_throttles(settings: Any, path: str) -> None:
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_THROTTLE_CLASSES": ["drf_ratelimit.throttles.AnonRateThrottle", path]
+    }
+    messages = check_default_throttles()
+
+    assert ids(messages) == ["drf_ratelimit.W003"]
+    name = path.rpartition(".")[2]
+    assert name in messages[0].msg
+    assert f"drf_ratelimit.throttles.{name}" in messages[0].hint
+
+
+def test_w003_a_subclass_of_drfs_throttle_passed_as_a_class(settings: Any) -> None:
+    from rest_framework.throttling import SimpleRateThrottle
+
+    class Custom(SimpleRateThrottle):
+        scope = "custom"
+
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_CLASSES": [Custom]}
+
+    assert ids(check_default_throttles()) == ["drf_ratelimit.W003"]
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        [],
+        ["drf_ratelimit.throttles.UserRateThrottle", "drf_ratelimit.throttles.RatelimitThrottle"],
+        ["rest_framework.throttling.BaseThrottle"],
+        ["no.such.Throttle"],
+    ],
+)
+def test_w003_silent_for_other_throttles(settings: Any, classes: list[str]) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_CLASSES": classes}
+
+    assert check_default_throttles() == []
+
+
+def test_e005_a_throttle_class_with_a_dotted_rate_that_does_not_import() -> None:
+    from drf_ratelimit.throttles import RatelimitThrottle
+
+    class Login(RatelimitThrottle):
+        rate = "tests.helpers.no_such_rate"
+
+    messages = check_declared_limits()
+
+    assert ids(messages) == ["drf_ratelimit.E005"]
+    assert "Login" in messages[0].msg
+    assert "no_such_rate" in messages[0].msg

@@ -54,4 +54,11 @@ else:
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "example.views.too_many_requests"
-REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [], "UNAUTHENTICATED_USER": None}
+RATELIMIT_HEADERS = True
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    # Every DRF view without its own throttle_classes: 100 requests per 15 minutes per IP.
+    "DEFAULT_THROTTLE_CLASSES": ["drf_ratelimit.throttles.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "100/15m"},
+}

@@ -1,13 +1,13 @@
-"""A plain Django view and a DRF endpoint, both limited with ``@ratelimit``."""
+"""A plain Django view limited with ``@ratelimit`` and a DRF endpoint with a throttle."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.decorators import method_decorator
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drf_ratelimit.decorators import ratelimit
 from drf_ratelimit.exceptions import Ratelimited
+from drf_ratelimit.throttles import RatelimitThrottle
 
 
 @ratelimit(key="ip", rate="5/m")
@@ -16,10 +16,19 @@ def hello(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"hello": "world"})
 
 
-@method_decorator(ratelimit(key="ip", rate="3/m"), name="get")
+class ItemsThrottle(RatelimitThrottle):
+    """Three requests a minute and twenty an hour, per client IP."""
+
+    key = "ip"
+    rate = ("3/m", "20/h")
+    scope = "items"
+
+
 class ItemList(APIView):
-    """Three requests a minute per IP. Inside DRF the Ratelimited exception is a
-    PermissionDenied, so DRF answers 403 (the DRF throttles answer 429)."""
+    """The fourth request in a minute gets DRF's 429 with Retry-After and,
+    since RATELIMIT_HEADERS is on, the RateLimit-Policy and RateLimit headers."""
+
+    throttle_classes = (ItemsThrottle,)
 
     def get(self, request: Request) -> Response:
         return Response({"items": ["apple", "banana", "cherry"]})
