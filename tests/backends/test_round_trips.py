@@ -17,11 +17,16 @@ import redis
 from django.http import HttpRequest
 from django.test import RequestFactory
 from pymemcache.client.base import Client as MemcacheClient
+from rest_framework.decorators import api_view, throttle_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
 
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.core import is_ratelimited
 from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.rates import Rate, parse_rate
+from drf_ratelimit.throttles import RatelimitThrottle
 from tests.conftest import Backend, install_backend
 from tests.servers import MemcachedServer, RedisServer
 
@@ -273,3 +278,47 @@ def test_memcached_several_limits_cost_one_incr_each(
     assert usages is not None
     assert [u.count for u in usages] == [2, 2]
     assert commands == {"incr_hits": 2}
+
+
+# DRF throttles ------------------------------------------------------------------
+
+
+class TwoRateThrottle(RatelimitThrottle):
+    key = "ip"
+    rate = ("10/m", "1000/d")
+    scope = "round-trips"
+
+
+@api_view(["GET"])
+@throttle_classes([TwoRateThrottle])
+def two_rate_view(request: Request) -> Response:
+    return Response({"ok": True})
+
+
+def throttled_get(ip: str = "10.1.2.3") -> int:
+    request = APIRequestFactory().get("/", REMOTE_ADDR=ip)
+    return int(two_rate_view(request).status_code)
+
+
+def test_redis_a_throttle_with_two_rates_is_one_evalsha_per_request(
+    observer: redis.Redis,
+) -> None:
+    assert throttled_get() == 200  # warm-up: connection made, script loaded
+
+    with redis_commands(observer) as commands:
+        statuses = [throttled_get() for _ in range(5)]
+
+    assert statuses == [200] * 5
+    assert commands == {"evalsha": 5, "set": 10, "incrby": 10}
+
+
+def test_memcached_a_throttle_with_two_rates_is_two_incrs_per_request(
+    memcached_stats: Callable[[], dict[str, int]],
+) -> None:
+    assert throttled_get() == 200
+
+    with memcached_commands(memcached_stats) as commands:
+        statuses = [throttled_get() for _ in range(5)]
+
+    assert statuses == [200] * 5
+    assert commands == {"incr_hits": 10}
