@@ -84,11 +84,16 @@ def parse_rates(value: object, *, source: str = "rate") -> tuple[Rate, ...]:
     holds several rates; ``None`` entries are skipped, so ``None`` or ``[]``
     means no limit at all.
     """
-    if isinstance(value, list) or (isinstance(value, tuple) and not _is_pair(value)):
+    if isinstance(value, list) or (isinstance(value, tuple) and not _looks_like_pair(value)):
         found = (parse_rate(item, source=f"{source}[{i}]") for i, item in enumerate(value))
         return tuple(rate for rate in found if rate is not None)
     rate = parse_rate(value, source=source)
     return () if rate is None else (rate,)
+
+
+def _looks_like_pair(value: tuple[object, ...]) -> bool:
+    """``(10, 60)``, or a malformed pair such as ``(10, 'm')`` to be reported as one."""
+    return len(value) == 2 and type(value[0]) is int
 
 
 def _is_pair(value: tuple[object, ...]) -> bool:

@@ -38,7 +38,7 @@ from drf_ratelimit.methods import (
     method_matches,
     normalise_method,
 )
-from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
+from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate, parse_rates
 from drf_ratelimit.registry import declare
 from drf_ratelimit.usage import Usage
 
@@ -137,8 +137,8 @@ class RatelimitThrottle(BaseRatelimitThrottle):
     * ``rate``: ``'100/15m'``, ``(100, 900)``, a list such as ``['10/s', '1000/d']``,
       a callable ``(group, request)`` or its dotted path. ``None`` (default):
       ``DEFAULT_THROTTLE_RATES[scope]``.
-    * ``group``: share a counter between views; by default each view class
-      counts on its own.
+    * ``group``: share a counter between views (and throttle classes); by
+      default each view counts on its own, per throttle class.
     * ``method``: only requests with these methods are counted (default: all).
     * ``scope``: the ``DEFAULT_THROTTLE_RATES`` entry used when ``rate`` is None,
       and the policy name in the RateLimit headers.
@@ -171,7 +171,14 @@ class RatelimitThrottle(BaseRatelimitThrottle):
         if value is None:
             return []
         part = method_key_part(methods)
-        return [Limit(group, rate, value, methods=part, aligned=True) for rate in rates]
+        counter = "\0".join((self.group or self._own_counter(view), part))
+        return [Limit(counter, rate, value, methods=part, aligned=True) for rate in rates]
+
+    def _own_counter(self, view: Any) -> str:
+        """Without a ``group``, each (view, throttle class) pair counts on its own,
+        so two throttles of one view never add up each other's requests."""
+        throttle = type(self)
+        return f"{view_class_name(type(view))}\0{throttle.__module__}.{throttle.__qualname__}"
 
     def get_rates(self, group: str, request: Request) -> tuple[Rate, ...]:
         """The rates for this request: ``rate``, or the scope's default rate."""
@@ -225,7 +232,10 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         if not getattr(self, "rate", None):
             self.rate = self.get_rate()
             source = _scope_source(self.scope)
-        self.rates = parse_rates(self.rate, source=source)
+        if type(self).parse_rate is SimpleRateThrottle.parse_rate:
+            self.rates = parse_rates(self.rate, source=source)
+        else:  # a DRF-style subclass that parses its own rates, e.g. "5/15min" -> (5, 900)
+            self.rates = _rates_from_pair(self.parse_rate(self.rate), type(self).__name__)
         self.num_requests, self.duration = _first(self.rates)
 
     def get_rate(self) -> Any:
@@ -256,6 +266,13 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         if user is not None and user.is_authenticated:
             return str(user.pk)
         return self.get_ident(request)
+
+
+def _rates_from_pair(pair: Any, throttle: str) -> tuple[Rate, ...]:
+    if pair is None or pair == (None, None):
+        return ()
+    rate = parse_rate(tuple(pair), source=f"{throttle}.parse_rate() returned")
+    return () if rate is None else (rate,)
 
 
 def _first(rates: Sequence[Rate]) -> tuple[int | None, int | None]:

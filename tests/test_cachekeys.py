@@ -12,7 +12,7 @@ from django.core.cache.backends.base import memcache_key_warnings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drf_ratelimit.cachekeys import fixed_window_cache_key
+from drf_ratelimit.cachekeys import fixed_window_cache_key, throttle_cache_key
 from drf_ratelimit.methods import ALL, method_key_part
 from drf_ratelimit.rates import parse_rate
 
@@ -172,3 +172,134 @@ def test_property_encodable_values_match_strict_utf8(value: str, group: str) -> 
     except UnicodeEncodeError:
         return
     assert _key(group, "5/60s", value, 1700000000) == "rl:" + hashlib.sha256(raw).hexdigest()
+
+
+# --- the throttles' storage keys ------------------------------------------------------
+
+
+def _throttle_key(
+    group: str = "anon",
+    rate: str = "5/60s",
+    value: str = "throttle_anon_1.2.3.4",
+    window_start: int = 1_699_999_980,
+    hasher: Callable[[bytes], Any] = hashlib.sha256,
+    prefix: str = "rl:",
+) -> str:
+    return throttle_cache_key(
+        prefix=prefix,
+        hasher=hasher,
+        group=group,
+        rate=rate,
+        value=value,
+        window_start=window_start,
+    )
+
+
+_THROTTLE_BASE: dict[str, Any] = {
+    "group": "anon",
+    "rate": "5/60s",
+    "value": "1.2.3.4",
+    "window_start": 1_699_999_980,
+}
+
+
+def test_throttle_key_is_the_tagged_separated_hash() -> None:
+    material = "drf_ratelimit.throttle\0anon\x005/60s\0throttle_anon_1.2.3.4\x001699999980"
+    expected = "rl:" + hashlib.sha256(material.encode()).hexdigest()
+    assert _throttle_key() == expected
+
+
+def test_throttle_key_is_stable() -> None:
+    assert _throttle_key() == _throttle_key()
+    assert SHA256_KEY.fullmatch(_throttle_key())
+
+
+def test_throttle_key_uses_the_configured_prefix_and_hasher() -> None:
+    key = _throttle_key(hasher=hashlib.md5, prefix="custom-")
+    assert re.fullmatch(r"custom-[0-9a-f]{32}", key)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"group": "g", "rate": "5/60s", "value": "1.2.3.4", "window": 1_700_000_000},
+        {"group": "myapp.views.login", "rate": "5/60s", "value": "1.2.3.4", "window": 1700000057},
+        {"group": "", "rate": "", "value": "", "window": 0},
+    ],
+)
+def test_throttle_key_differs_from_decorator_key_for_the_same_parts(
+    parts: dict[str, Any],
+) -> None:
+    """A throttle and a decorator counting the same group, rate and client in
+    windows with the same number must never share a counter: their windows
+    are laid out differently."""
+    decorator = _key(parts["group"], parts["rate"], parts["value"], parts["window"])
+    throttle = _throttle_key(
+        group=parts["group"], rate=parts["rate"], value=parts["value"], window_start=parts["window"]
+    )
+    assert throttle != decorator
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"group": "user"},
+        {"rate": "5/61s"},
+        {"value": "throttle_anon_1.2.3.5"},
+        {"window_start": 1_700_000_040},
+    ],
+)
+def test_every_part_changes_the_throttle_key(changed: dict[str, Any]) -> None:
+    assert _throttle_key(**changed) != _throttle_key()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"group": "anon5", "rate": "/60s"}, {"group": "anon", "rate": "5/60s"}),
+        ({"group": "g5/60s", "rate": ""}, {"group": "g", "rate": "5/60s"}),
+        ({"value": "x1", "window_start": 23}, {"value": "x", "window_start": 123}),
+        ({"rate": "5/60s1", "value": "2"}, {"rate": "5/60s", "value": "12"}),
+    ],
+)
+def test_separators_prevent_ambiguous_concatenations(
+    first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    """The decorator's key concatenates its parts bare (django-ratelimit's
+    layout), so these pairs collide there; the throttle key separates them."""
+    a, b = {**_THROTTLE_BASE, **first}, {**_THROTTLE_BASE, **second}
+    assert _key(a["group"], a["rate"], a["value"], a["window_start"]) == _key(
+        b["group"], b["rate"], b["value"], b["window_start"]
+    )
+    assert _throttle_key(**a) != _throttle_key(**b)
+
+
+@given(value=ANY_TEXT, group=ANY_TEXT)
+def test_property_throttle_key_is_always_memcached_safe(value: str, group: str) -> None:
+    key = _throttle_key(group=group, value=value)
+    assert SHA256_KEY.fullmatch(key)
+    assert list(memcache_key_warnings(key)) == []
+
+
+@given(value=LONG_TEXT)
+def test_property_long_values_give_a_short_throttle_key(value: str) -> None:
+    assert SHA256_KEY.fullmatch(_throttle_key(value=value))
+
+
+@given(
+    a=st.tuples(ANY_TEXT, ANY_TEXT),
+    b=st.tuples(ANY_TEXT, ANY_TEXT),
+)
+def test_property_distinct_encodable_parts_give_distinct_keys(
+    a: tuple[str, str], b: tuple[str, str]
+) -> None:
+    """NUL-free, encodable parts that differ always give different material."""
+    for part in (*a, *b):
+        if "\0" in part:
+            return
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            return
+    if a != b:
+        assert _throttle_key(group=a[0], value=a[1]) != _throttle_key(group=b[0], value=b[1])

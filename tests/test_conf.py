@@ -65,3 +65,108 @@ def test_a_bad_value_is_improperly_configured_naming_the_setting(
     setattr(settings, setting, value)
     with pytest.raises(ImproperlyConfigured, match=setting):
         read()
+
+
+# --- DRF settings read live ------------------------------------------------------------
+
+
+def test_headers_are_off_by_default(settings: Any) -> None:
+    assert not hasattr(settings, "RATELIMIT_HEADERS")
+    assert conf.headers_enabled() is False
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), (1, True), (False, False)])
+def test_headers_enabled(settings: Any, value: Any, expected: bool) -> None:
+    settings.RATELIMIT_HEADERS = value
+    assert conf.headers_enabled() is expected
+
+
+def test_throttle_rates_default_is_drfs(settings: Any) -> None:
+    assert not hasattr(settings, "REST_FRAMEWORK")
+    assert conf.throttle_rates() == {"user": None, "anon": None}
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
+    assert conf.throttle_rates() == {"user": None, "anon": None}
+
+
+def test_throttle_rates_are_read_at_call_time(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m"}}
+    assert conf.throttle_rates() == {"anon": "5/m"}
+    with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"login": "1/s"}}):
+        assert conf.throttle_rates() == {"login": "1/s"}
+    assert conf.throttle_rates() == {"anon": "5/m"}
+
+
+@pytest.mark.parametrize("rates", [["5/m"], "5/m", None, ("anon", "5/m")], ids=repr)
+def test_throttle_rates_bad_type(settings: Any, rates: Any) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": rates}
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        conf.throttle_rates()
+    message = str(excinfo.value)
+    assert "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']" in message
+    assert repr(rates) in message
+
+
+def test_drf_setting_reads_a_key_with_a_default(settings: Any) -> None:
+    assert conf.drf_setting("NUM_PROXIES") is None
+    assert conf.drf_setting("NUM_PROXIES", 7) == 7
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": 2}
+    assert conf.drf_setting("NUM_PROXIES", 7) == 2
+    settings.REST_FRAMEWORK = None
+    assert conf.drf_setting("NUM_PROXIES", 7) == 7
+
+
+@pytest.mark.parametrize("value", [["NUM_PROXIES"], "NUM_PROXIES", ("a", "b"), 3], ids=repr)
+def test_drf_setting_with_a_non_dict_rest_framework(settings: Any, value: Any) -> None:
+    settings.REST_FRAMEWORK = value
+    with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK=.* must be a dict$"):
+        conf.drf_setting("NUM_PROXIES")
+    with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
+        conf.throttle_rates()
+    with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
+        conf.proxy_count()
+
+
+# --- proxy_count: RATELIMIT_PROXY_COUNT, else DRF's NUM_PROXIES ------------------------
+
+
+@pytest.mark.parametrize("num_proxies", [0, 1, 2, 5])
+def test_proxy_count_falls_back_to_num_proxies(settings: Any, num_proxies: int) -> None:
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
+    assert conf.proxy_count() == num_proxies
+
+
+def test_num_proxies_none_is_not_followed(settings: Any) -> None:
+    """DRF's default ``None`` trusts the whole X-Forwarded-For header; the
+    fallback leaves the drop-ins on REMOTE_ADDR instead."""
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": None}
+    assert conf.proxy_count() is None
+
+
+@pytest.mark.parametrize("num_proxies", [True, 1.0, "1"], ids=repr)
+def test_num_proxies_that_is_not_an_int_is_not_followed(settings: Any, num_proxies: Any) -> None:
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
+    assert conf.proxy_count() is None
+
+
+@pytest.mark.parametrize(("ours", "drfs"), [(1, 2), (0, 2), (3, 0), (2, None), (1, -1)])
+def test_ratelimit_proxy_count_takes_precedence(settings: Any, ours: int, drfs: Any) -> None:
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": drfs}
+    settings.RATELIMIT_PROXY_COUNT = ours
+    assert conf.proxy_count() == ours
+
+
+def test_negative_num_proxies_names_the_drf_setting(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": -1}
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        conf.proxy_count()
+    message = str(excinfo.value)
+    assert message == ("REST_FRAMEWORK['NUM_PROXIES']=-1 must be None or a non-negative integer")
+    assert "RATELIMIT_PROXY_COUNT" not in message
+
+
+@pytest.mark.parametrize("value", [True, "1", 1.0], ids=repr)
+def test_bad_ratelimit_proxy_count_names_our_setting(settings: Any, value: Any) -> None:
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
+    settings.RATELIMIT_PROXY_COUNT = value
+    with pytest.raises(ImproperlyConfigured, match=r"^RATELIMIT_PROXY_COUNT="):
+        conf.proxy_count()

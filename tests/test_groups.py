@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from drf_ratelimit.groups import group_for
+from drf_ratelimit.groups import group_for, view_class_name
 
 rf = RequestFactory()
 captured: list[str] = []
@@ -153,3 +153,55 @@ class Outer:
     class InnerView(View):
         def get(self, request: HttpRequest) -> HttpResponse:
             return HttpResponse("inner")
+
+
+# --- view_class_name: the throttles' default group -----------------------------------
+
+
+def test_view_class_name_of_a_view_class() -> None:
+    assert view_class_name(SomeAPIView) == "tests.test_groups.SomeAPIView"
+    assert view_class_name(SomeView) == "tests.test_groups.SomeView"
+
+
+def test_view_class_name_of_an_api_view_function() -> None:
+    """``@api_view`` builds a class whose qualname is "WrappedAPIView" for every
+    function; the function's name is what tells them apart."""
+    cls = my_api_function.cls  # type: ignore[attr-defined]
+    assert cls.__qualname__ != "my_api_function"
+    assert view_class_name(cls) == "tests.test_groups.my_api_function"
+    other = another_api_function.cls  # type: ignore[attr-defined]
+    assert view_class_name(other) == "tests.test_groups.another_api_function"
+
+
+def test_view_class_name_of_a_nested_class_keeps_the_qualname() -> None:
+    assert view_class_name(Outer.InnerView) == "tests.test_groups.Outer.InnerView"
+
+
+def test_view_class_name_of_a_local_class_uses_its_name() -> None:
+    class LocalAPIView(APIView):
+        pass
+
+    assert "<locals>" in LocalAPIView.__qualname__
+    assert view_class_name(LocalAPIView) == "tests.test_groups.LocalAPIView"
+
+
+def test_view_class_name_of_a_local_api_view_function() -> None:
+    @api_view(["GET"])
+    def local_function(request: Request) -> Response:
+        return Response("local")
+
+    cls = local_function.cls  # type: ignore[attr-defined]
+    assert view_class_name(cls) == "tests.test_groups.local_function"
+
+
+def test_view_class_name_of_a_renamed_class_uses_its_name() -> None:
+    """A class whose ``__name__`` was changed after creation (as @api_view does)."""
+    renamed = type("Original", (APIView,), {"__module__": "myapp.views"})
+    renamed.__name__ = "Renamed"
+    assert view_class_name(renamed) == "myapp.views.Renamed"
+
+
+def test_view_class_name_matches_group_for_as_view() -> None:
+    """The decorator's group of ``as_view()`` is the class name plus ``.as_view``."""
+    for cls in (SomeAPIView, Outer.InnerView, my_api_function.cls):  # type: ignore[attr-defined]
+        assert group_for(cls.as_view()) == f"{view_class_name(cls)}.as_view"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drf_ratelimit.exceptions import InvalidRate
-from drf_ratelimit.rates import UNIT_SECONDS, Rate, is_dotted_path, parse_rate
+from drf_ratelimit.rates import UNIT_SECONDS, Rate, is_dotted_path, parse_rate, parse_rates
 
 ACCEPTED: list[tuple[object, tuple[int, int]]] = [
     # single-letter units
@@ -250,3 +250,91 @@ def test_property_near_miss_text_is_a_rate_or_invalid_rate(text: str) -> None:
     if _GRAMMAR.fullmatch(text) is None:
         with pytest.raises(InvalidRate):
             parse_rate(text)
+
+
+# ---------------------------------------------------------------- parse_rates
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5/m", (Rate(5, 60),)),
+        ((10, 60), (Rate(10, 60),)),
+        (Rate(3, 7), (Rate(3, 7),)),
+        (["10/s", "1000/d"], (Rate(10, 1), Rate(1000, 86400))),
+        (("10/s", "1000/d"), (Rate(10, 1), Rate(1000, 86400))),
+        ([(10, 60)], (Rate(10, 60),)),
+        ([(10, 60), "5/h"], (Rate(10, 60), Rate(5, 3600))),
+        (((10, 60), (1, 1)), (Rate(10, 60), Rate(1, 1))),
+        ([None, "5/m", None], (Rate(5, 60),)),
+        (["5/m", "5/m"], (Rate(5, 60), Rate(5, 60))),
+        (None, ()),
+        ([], ()),
+        ((), ()),
+        ([None], ()),
+    ],
+    ids=repr,
+)
+def test_parse_rates(value: object, expected: tuple[Rate, ...]) -> None:
+    assert parse_rates(value) == expected
+
+
+def test_parse_rates_keeps_the_order_given() -> None:
+    assert parse_rates(["1000/d", "10/s"]) == (Rate(1000, 86400), Rate(10, 1))
+
+
+def test_a_pair_of_integers_stays_one_rate() -> None:
+    """``(10, 60)`` is one rate, not the two rates 10 and 60."""
+    assert parse_rates((10, 60)) == (Rate(10, 60),)
+    assert parse_rates((0, 1)) == (Rate(0, 1),)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (["5/m", "bogus"], "rate[1]='bogus'"),
+        (["bogus"], "rate[0]='bogus'"),
+        (("5/m", "10/S"), "rate[1]='10/S'"),
+        ([None, "5/m", (5, 0)], "rate[2]=(5, 0)"),
+        (["5/m", ["1/s"]], "rate[1]=['1/s']"),
+        ((True, 60), "rate[0]=True"),
+        ((5, 60, 1), "rate[0]=5"),
+        ([5], "rate[0]=5"),
+    ],
+    ids=repr,
+)
+def test_parse_rates_error_names_the_index(value: object, fragment: str) -> None:
+    with pytest.raises(InvalidRate) as excinfo:
+        parse_rates(value)
+    assert fragment in str(excinfo.value)
+
+
+def test_parse_rates_error_names_the_source_and_index() -> None:
+    source = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['anon']"
+    with pytest.raises(InvalidRate) as excinfo:
+        parse_rates(["5/m", "5/M"], source=source)
+    assert f"{source}[1]='5/M'" in str(excinfo.value)
+
+
+def test_parse_rates_single_error_names_the_source_without_index() -> None:
+    with pytest.raises(InvalidRate, match=r"^Throttle\.rate='bogus' "):
+        parse_rates("bogus", source="Throttle.rate")
+
+
+@pytest.mark.parametrize("value", [5, 5.0, b"5/m", {"5/m"}, {"rate": "5/m"}], ids=repr)
+def test_parse_rates_rejects_non_rates(value: object) -> None:
+    with pytest.raises(InvalidRate) as excinfo:
+        parse_rates(value)
+    assert repr(value) in str(excinfo.value)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 10**6)), max_size=5))
+def test_property_a_list_of_pairs_is_one_rate_each(pairs: list[tuple[int, int]]) -> None:
+    assert parse_rates(pairs) == tuple(Rate(count, period) for count, period in pairs)
+
+
+@pytest.mark.parametrize("value", [(3, "m"), (3, 1.5), (3, None)])
+def test_parse_rates_reports_a_malformed_pair_as_one_rate(value: tuple[object, ...]) -> None:
+    """``(3, 'm')`` is a broken (count, seconds) pair, not a list of two rates."""
+    with pytest.raises(InvalidRate, match=re.escape(f"rate={value!r} is not a (count, seconds)")):
+        parse_rates(value)

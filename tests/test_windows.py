@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drf_ratelimit.windows import EXPIRY_GRACE_SECONDS, fixed_window_end, key_timeout
+from drf_ratelimit.windows import (
+    EXPIRY_GRACE_SECONDS,
+    aligned_window,
+    decorator_reset_after,
+    fixed_window_end,
+    key_timeout,
+)
 
 #: Any text at all, lone surrogates included (st.text() leaves them out).
 ANY_TEXT = st.text(st.characters(codec=None, categories=None, exclude_categories=[]))
@@ -90,3 +97,91 @@ def test_property_same_window_until_end(start: int, period: int, value: str) -> 
     assert fixed_window_end(end, period, value) == end
     assert fixed_window_end(end - period + 1, period, value) == end
     assert fixed_window_end(end + 1, period, value) == end + period
+
+
+# --- the throttles' clock-aligned windows ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "period", "start", "reset_after"),
+    [
+        (0, 60, 0, 60),
+        (0.0, 1, 0, 1.0),
+        (59, 60, 0, 1),
+        (60, 60, 60, 60),
+        (61.25, 60, 60, 58.75),
+        (1.5, 1, 1, 0.5),
+        (1_700_000_000, 60, 1_699_999_980, 40),
+        (1_700_000_000.5, 60, 1_699_999_980, 39.5),
+        (1_700_000_000, 86400, 1_699_920_000, 6400),
+        (1_700_000_000, 1, 1_700_000_000, 1),
+        (299.75, 300, 0, 0.25),
+        (7, 3, 6, 2),
+    ],
+)
+def test_aligned_window(now: float, period: int, start: int, reset_after: float) -> None:
+    assert aligned_window(now, period) == (start, reset_after)
+
+
+def test_aligned_window_start_is_an_int() -> None:
+    start, reset_after = aligned_window(1_700_000_000.75, 60)
+    assert type(start) is int
+    assert reset_after == 39.25
+
+
+def test_aligned_window_has_no_per_client_jitter() -> None:
+    """Unlike the decorator's windows, every client's window ends together."""
+    assert aligned_window(1_700_000_000, 3600) == (1_699_999_200, 2800)
+
+
+@given(
+    now=st.floats(min_value=0, max_value=2**40, allow_nan=False, allow_infinity=False),
+    period=st.integers(min_value=1, max_value=10**6),
+)
+def test_property_aligned_window_bounds(now: float, period: int) -> None:
+    start, reset_after = aligned_window(now, period)
+    assert start % period == 0
+    assert start <= now < start + period
+    assert 0 < reset_after <= period
+    assert start + period - reset_after == pytest.approx(now, abs=1e-3)
+
+
+@given(
+    now=st.integers(min_value=0, max_value=2**40),
+    period=st.integers(min_value=1, max_value=10**6),
+)
+def test_property_aligned_window_integer_clock(now: int, period: int) -> None:
+    start, reset_after = aligned_window(now, period)
+    assert reset_after == period - now % period
+    assert aligned_window(start, period) == (start, period)
+    assert aligned_window(start + period, period) == (start + period, period)
+
+
+# --- the decorator's reset ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "window_end", "expected"),
+    [
+        (1_700_000_000, 1_700_000_057, 58),
+        (1_700_000_000.7, 1_700_000_057, 57.3),
+        (1_700_000_057, 1_700_000_057, 1),
+        (1_700_000_057.5, 1_700_000_057, 0.5),
+    ],
+)
+def test_decorator_reset_after(now: float, window_end: int, expected: float) -> None:
+    assert decorator_reset_after(now, window_end) == pytest.approx(expected)
+
+
+@given(
+    now=st.floats(min_value=0, max_value=2**40, allow_nan=False, allow_infinity=False),
+    period=st.integers(min_value=1, max_value=10**6),
+    value=ANY_TEXT,
+)
+def test_property_decorator_reset_after_bounds(now: float, period: int, value: str) -> None:
+    """The window covers whole seconds ``(end - period, end]``: it is over at
+    ``end + 1``, always later than now and at most one period away."""
+    end = fixed_window_end(now, period, value)
+    reset_after = decorator_reset_after(now, end)
+    assert 0 < reset_after <= period
+    assert math.ceil(reset_after) == end - int(now) + 1
