@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_HEADERS": False,
 }
 
+_MISSING = object()
+
 #: DRF's own default for ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
 DRF_DEFAULT_THROTTLE_RATES: dict[str, Any] = {"user": None, "anon": None}
 
@@ -135,9 +137,8 @@ def proxy_count() -> int | None:
     its clients apart after switching throttles (DRF's default ``None``, which
     trusts the whole header, is deliberately not followed).
     """
-    value = get("RATELIMIT_PROXY_COUNT")
-    setting = "RATELIMIT_PROXY_COUNT"
-    if value is None and type(drf_setting("NUM_PROXIES")) is int:
+    value, setting = get("RATELIMIT_PROXY_COUNT"), "RATELIMIT_PROXY_COUNT"
+    if value is None:
         value, setting = drf_setting("NUM_PROXIES"), "REST_FRAMEWORK['NUM_PROXIES']"
     if value is not None and (type(value) is not int or value < 0):
         raise ImproperlyConfigured(f"{setting}={value!r} must be None or a non-negative integer")
@@ -151,7 +152,9 @@ def headers_enabled() -> bool:
 
 def drf_setting(name: str, default: Any = None) -> Any:
     """A key of ``settings.REST_FRAMEWORK``, read live without importing DRF."""
-    rest_framework = getattr(settings, "REST_FRAMEWORK", None) or {}
+    rest_framework = getattr(settings, "REST_FRAMEWORK", None)
+    if rest_framework is None:
+        return default
     if not isinstance(rest_framework, dict):
         raise ImproperlyConfigured(f"REST_FRAMEWORK={rest_framework!r} must be a dict")
     return rest_framework.get(name, default)
@@ -159,7 +162,9 @@ def drf_setting(name: str, default: Any = None) -> Any:
 
 def throttle_rates() -> dict[str, Any]:
     """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (not at import)."""
-    rates = drf_setting("DEFAULT_THROTTLE_RATES", DRF_DEFAULT_THROTTLE_RATES)
+    rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
+    if rates is _MISSING:
+        return dict(DRF_DEFAULT_THROTTLE_RATES)
     if not isinstance(rates, dict):
         raise ImproperlyConfigured(
             f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']={rates!r} must be a dict of scope to rate"

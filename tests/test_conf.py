@@ -143,9 +143,12 @@ def test_num_proxies_none_is_not_followed(settings: Any) -> None:
 
 
 @pytest.mark.parametrize("num_proxies", [True, 1.0, "1"], ids=repr)
-def test_num_proxies_that_is_not_an_int_is_not_followed(settings: Any, num_proxies: Any) -> None:
+def test_num_proxies_that_is_not_an_int_names_the_drf_setting(
+    settings: Any, num_proxies: Any
+) -> None:
     settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
-    assert conf.proxy_count() is None
+    with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK\['NUM_PROXIES'\]="):
+        conf.proxy_count()
 
 
 @pytest.mark.parametrize(("ours", "drfs"), [(1, 2), (0, 2), (3, 0), (2, None), (1, -1)])
@@ -170,3 +173,15 @@ def test_bad_ratelimit_proxy_count_names_our_setting(settings: Any, value: Any) 
     settings.RATELIMIT_PROXY_COUNT = value
     with pytest.raises(ImproperlyConfigured, match=r"^RATELIMIT_PROXY_COUNT="):
         conf.proxy_count()
+
+
+@pytest.mark.parametrize("value", [[], ""], ids=repr)
+def test_an_empty_non_dict_rest_framework_is_still_an_error(settings: Any, value: Any) -> None:
+    settings.REST_FRAMEWORK = value
+    with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK=.* must be a dict$"):
+        conf.drf_setting("NUM_PROXIES")
+
+
+def test_the_default_throttle_rates_are_a_fresh_dict_each_time() -> None:
+    conf.throttle_rates()["anon"] = "1/s"
+    assert conf.throttle_rates() == {"user": None, "anon": None}
