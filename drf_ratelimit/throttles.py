@@ -96,7 +96,22 @@ class BaseRatelimitThrottle(BaseThrottle):
         self.usages = usages
         allowed = not any(usage.should_limit for usage in usages)
         _publish_headers(request, view, self._policies(limits, usages, denied=not allowed))
-        return allowed
+        return self.throttle_success() if allowed else self.throttle_failure()
+
+    def throttle_success(self) -> bool:
+        """Called after a counted request was allowed; DRF's hook, kept for subclasses."""
+        return True
+
+    def throttle_failure(self) -> bool:
+        """Called after a counted request was denied (a place to log or alert)."""
+        return False
+
+    def get_ident(self, request: Request) -> str:
+        """The client address: ``REMOTE_ADDR`` unless trusted proxies are configured.
+
+        Replaces DRF's version, which trusts a client-sent X-Forwarded-For.
+        """
+        return client_ip(request)
 
     def wait(self) -> float | None:
         """Seconds until every exhausted rate of this throttle has reset.
@@ -247,10 +262,6 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raise NotImplementedError(".get_cache_key() must be overridden")
-
-    def get_ident(self, request: Request) -> str:
-        """The client address: ``REMOTE_ADDR`` unless trusted proxies are configured."""
-        return client_ip(request)
 
     def get_limits(self, request: Request, view: Any) -> list[Limit]:
         if not self.rates:

@@ -11,7 +11,7 @@ quarter of an hour 100 s later.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -764,3 +764,40 @@ def test_the_stored_key_is_a_hash_not_the_value(clock: FakeClock) -> None:
     prefix, _, digest = stored[0].rpartition("rl:")
     assert prefix == ":1:"
     assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+class RecordingThrottle(RatelimitThrottle):
+    """Overrides DRF's hooks, as projects do to log denied requests."""
+
+    key = "ip"
+    rate = "2/m"
+    scope = "hooks"
+    calls: ClassVar[list[str]] = []
+
+    def throttle_success(self) -> bool:
+        self.calls.append("success")
+        return super().throttle_success()
+
+    def throttle_failure(self) -> bool:
+        self.calls.append("failure")
+        return super().throttle_failure()
+
+
+def test_drfs_success_and_failure_hooks_are_called(clock: FakeClock) -> None:
+    RecordingThrottle.calls.clear()
+    request = APIRequestFactory().get("/", REMOTE_ADDR="10.20.30.40")
+
+    allowed = [RecordingThrottle().allow_request(request, object()) for _ in range(3)]
+
+    assert allowed == [True, True, False]
+    assert RecordingThrottle.calls == ["success", "success", "failure"]
+
+
+def test_get_ident_ignores_a_client_sent_x_forwarded_for() -> None:
+    """DRF's BaseThrottle.get_ident would use the header; ours is REMOTE_ADDR."""
+    request = APIRequestFactory().get(
+        "/", REMOTE_ADDR="10.20.30.40", HTTP_X_FORWARDED_FOR="1.1.1.1"
+    )
+
+    assert RatelimitThrottle().get_ident(request) == "10.20.30.40"
+    assert AnonRateThrottle().get_ident(request) == "10.20.30.40"
