@@ -32,7 +32,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import override_settings
-from rest_framework.decorators import api_view, throttle_classes, throttle_scope
+from rest_framework import decorators as drf_decorators
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
@@ -749,7 +750,11 @@ def test_throttle_classes_decorator(clock: FakeClock) -> None:
     assert get(view).status_code == 429
 
 
+@pytest.mark.skipif(
+    not hasattr(drf_decorators, "throttle_scope"), reason="@throttle_scope is new in DRF 3.18"
+)
 def test_throttle_scope_decorator(settings: Any, clock: FakeClock) -> None:
+    throttle_scope = drf_decorators.throttle_scope
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"shared": "1/day"}}
 
     @api_view(["GET"])
