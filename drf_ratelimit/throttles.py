@@ -65,6 +65,8 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     cache: ClassVar[BaseCache | None] = None
     scope: str | None = None
+    #: The usage of each rate after the last check (empty when nothing was counted).
+    usages: Sequence[Usage] = ()
 
     def timer(self) -> float:
         return clock.now()
@@ -83,7 +85,7 @@ class BaseRatelimitThrottle(BaseThrottle):
         return self.scope or type(self).__name__
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.usages: list[Usage] = []
+        self.usages = []
         if not conf.enabled():
             return True
         limits = self.get_limits(request, view)

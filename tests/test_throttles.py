@@ -801,3 +801,9 @@ def test_get_ident_ignores_a_client_sent_x_forwarded_for() -> None:
 
     assert RatelimitThrottle().get_ident(request) == "10.20.30.40"
     assert AnonRateThrottle().get_ident(request) == "10.20.30.40"
+
+
+def test_wait_before_any_check_is_none() -> None:
+    """Nothing counted yet, so nothing to wait for (DRF raises AttributeError here)."""
+    assert RatelimitThrottle().wait() is None
+    assert AnonRateThrottle().wait() is None
