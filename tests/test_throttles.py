@@ -807,3 +807,29 @@ def test_wait_before_any_check_is_none() -> None:
     """Nothing counted yet, so nothing to wait for (DRF raises AttributeError here)."""
     assert RatelimitThrottle().wait() is None
     assert AnonRateThrottle().wait() is None
+
+
+def test_headers_on_with_a_view_outside_dispatch_are_skipped(
+    clock: FakeClock, settings: Any
+) -> None:
+    """Schema tools call throttles on views that never ran dispatch (no ``headers``)."""
+    settings.RATELIMIT_HEADERS = True
+    throttle = RecordingThrottle()
+    request = APIRequestFactory().get("/", REMOTE_ADDR="10.20.30.41")
+
+    assert throttle.allow_request(request, object()) is True
+    assert throttle.usages[0].count == 1
+
+
+def test_a_parse_rate_override_returning_none_turns_the_throttle_off() -> None:
+    class Off(AnonRateThrottle):
+        rate = "anything"
+
+        def parse_rate(self, rate: Any) -> tuple[int | None, int | None]:
+            return (None, None)
+
+    throttle = Off()
+    request = APIRequestFactory().get("/", REMOTE_ADDR="10.20.30.42")
+
+    assert (throttle.num_requests, throttle.duration) == (None, None)
+    assert all(Off().allow_request(request, object()) for _ in range(5))
