@@ -132,10 +132,10 @@ def _parse_networks(values: tuple[object, ...]) -> tuple[IPv4Network | IPv6Netwo
 def proxy_count() -> int | None:
     """How many reverse proxies append to X-Forwarded-For.
 
-    ``RATELIMIT_PROXY_COUNT`` when set; otherwise DRF's ``NUM_PROXIES`` when it
-    is an integer, so a DRF project that already declared its proxies keeps
-    its clients apart after switching throttles (DRF's default ``None``, which
-    trusts the whole header, is deliberately not followed).
+    ``RATELIMIT_PROXY_COUNT`` when set; otherwise DRF's ``NUM_PROXIES``, so a
+    DRF project that already declared its proxies keeps its clients apart
+    after switching throttles. DRF's default ``None``, with which DRF trusts
+    the whole header, means "no proxies" here.
     """
     value, setting = get("RATELIMIT_PROXY_COUNT"), "RATELIMIT_PROXY_COUNT"
     if value is None:
