@@ -158,9 +158,8 @@ def check_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         return [Error(str(exc), id="drf_ratelimit.E006")]
     errors: list[CheckMessage] = []
     for scope, rate in rates.items():
-        source = f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{scope!r}]"
         try:
-            parse_rates(rate, source=source)
+            parse_rates(rate, source=conf.throttle_rate_setting(scope))
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), id="drf_ratelimit.E006"))
     return errors

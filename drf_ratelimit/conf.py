@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _MISSING = object()
+_THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
 
 #: DRF's own default for ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
 DRF_DEFAULT_THROTTLE_RATES: dict[str, Any] = {"user": None, "anon": None}
@@ -160,6 +161,11 @@ def drf_setting(name: str, default: Any = None) -> Any:
     return rest_framework.get(name, default)
 
 
+def throttle_rate_setting(scope: object) -> str:
+    """How error messages name one scope's entry in ``DEFAULT_THROTTLE_RATES``."""
+    return f"{_THROTTLE_RATES_SETTING}[{scope!r}]"
+
+
 def throttle_rates() -> dict[str, Any]:
     """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (not at import)."""
     rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
@@ -167,7 +173,7 @@ def throttle_rates() -> dict[str, Any]:
         return dict(DRF_DEFAULT_THROTTLE_RATES)
     if not isinstance(rates, dict):
         raise ImproperlyConfigured(
-            f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']={rates!r} must be a dict of scope to rate"
+            f"{_THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
         )
     return rates
 

@@ -38,7 +38,7 @@ from drf_ratelimit.methods import (
     method_matches,
     normalise_method,
 )
-from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate, parse_rates
+from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
 from drf_ratelimit.registry import declare
 from drf_ratelimit.usage import Usage
 
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 _POLICIES_ATTR = "_drf_ratelimit_policies"
-_THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
 
 
 class BaseRatelimitThrottle(BaseThrottle):
@@ -182,33 +181,34 @@ class RatelimitThrottle(BaseRatelimitThrottle):
         methods = normalise_method(self.method)
         if not method_matches(methods, request.method):
             return []
-        group = self.group or view_class_name(type(view))
+        view_name = view_class_name(type(view))
+        group = self.group or view_name
         rates = self.get_rates(group, request)
         value = key_value(self.key, group, request) if rates else None
         if value is None:
             return []
         part = method_key_part(methods)
-        counter = "\0".join((self.group or self._own_counter(view), part))
+        counter = "\0".join((self.group or self._own_counter(view_name), part))
         return [Limit(counter, rate, value, methods=part, aligned=True) for rate in rates]
 
-    def _own_counter(self, view: Any) -> str:
+    def _own_counter(self, view_name: str) -> str:
         """Without a ``group``, each (view, throttle class) pair counts on its own,
         so two throttles of one view never add up each other's requests."""
         throttle = type(self)
-        return f"{view_class_name(type(view))}\0{throttle.__module__}.{throttle.__qualname__}"
+        return f"{view_name}\0{throttle.__module__}.{throttle.__qualname__}"
 
     def get_rates(self, group: str, request: Request) -> tuple[Rate, ...]:
         """The rates for this request: ``rate``, or the scope's default rate."""
         if self.rate is not None:
-            return resolve_rates(self.rate, group, request, f"{type(self).__name__}.rate")
-        return parse_rates(_scope_rate(self), source=_scope_source(self.scope))
+            return resolve_rates(self.rate, group, request, _rate_attribute(type(self)))
+        return parse_rates(_scope_rate(self), source=conf.throttle_rate_setting(self.scope))
 
 
 def _validate_literals(cls: type[RatelimitThrottle]) -> None:
     key_function(cls.key)
     rate = cls.rate
     if not callable(rate) and not (isinstance(rate, str) and is_dotted_path(rate)):
-        parse_rates(rate, source=f"{cls.__name__}.rate")
+        parse_rates(rate, source=_rate_attribute(cls))
 
 
 def _scope_rate(throttle: BaseRatelimitThrottle) -> Any:
@@ -224,8 +224,9 @@ def _scope_rate(throttle: BaseRatelimitThrottle) -> Any:
         raise ImproperlyConfigured(f"No default throttle rate set for '{scope}' scope") from None
 
 
-def _scope_source(scope: str | None) -> str:
-    return f"{_THROTTLE_RATES_SETTING}[{scope!r}]"
+def _rate_attribute(throttle: type) -> str:
+    """How error messages name a throttle class's ``rate`` attribute."""
+    return f"{throttle.__name__}.rate"
 
 
 class SimpleRateThrottle(BaseRatelimitThrottle):
@@ -245,10 +246,10 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         self._resolve_rate()
 
     def _resolve_rate(self) -> None:
-        source = f"{type(self).__name__}.rate"
+        source = _rate_attribute(type(self))
         if not getattr(self, "rate", None):
             self.rate = self.get_rate()
-            source = _scope_source(self.scope)
+            source = conf.throttle_rate_setting(self.scope)
         if type(self).parse_rate is SimpleRateThrottle.parse_rate:
             self.rates = parse_rates(self.rate, source=source)
         else:  # a DRF-style subclass that parses its own rates, e.g. "5/15min" -> (5, 900)
@@ -260,7 +261,7 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
 
     def parse_rate(self, rate: Any) -> tuple[int | None, int | None]:
         """DRF's ``(num_requests, duration)`` of the first rate, ``(None, None)`` for None."""
-        return _first(parse_rates(rate, source=f"{type(self).__name__}.rate"))
+        return _first(parse_rates(rate, source=_rate_attribute(type(self))))
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raise NotImplementedError(".get_cache_key() must be overridden")
@@ -282,10 +283,9 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
 
 
 def _rates_from_pair(pair: Any, throttle: str) -> tuple[Rate, ...]:
-    if pair is None or pair == (None, None):
+    if pair is None or tuple(pair) == (None, None):
         return ()
-    rate = parse_rate(tuple(pair), source=f"{throttle}.parse_rate() returned")
-    return () if rate is None else (rate,)
+    return parse_rates(tuple(pair), source=f"{throttle}.parse_rate() returned")
 
 
 def _first(rates: Sequence[Rate]) -> tuple[int | None, int | None]:
