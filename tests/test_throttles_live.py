@@ -27,9 +27,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -43,11 +40,10 @@ import httpx
 import pytest
 
 from tests.conftest import cache_config, server_for
-from tests.servers import free_port
+from tests.servers import Gunicorn, start_gunicorn
 
 pytestmark = pytest.mark.concurrency
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
 WORKER_THREADS = 4
 WORKER_CONNECTIONS = 2 * WORKER_THREADS
@@ -58,7 +54,6 @@ LIMIT = 37
 #: drf_ratelimit's clock in the server, frozen mid-window (see tests/live/project/wsgi.py).
 FROZEN_NOW = 1_700_001_000.0
 PERIOD = 3600  # the project's rates are LIMIT/h
-STARTUP_TIMEOUT = 30.0
 LOAD_TIMEOUT = 60.0
 
 BACKENDS = [
@@ -84,98 +79,25 @@ def next_client_ip() -> str:
     return f"10.44.{number // 250}.{number % 250 + 1}"
 
 
-@dataclass
-class Gunicorn:
-    backend: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self, chars: int = 6000) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text[-chars:] or "(empty)"
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/health/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"gunicorn did not answer within {STARTUP_TIMEOUT}s:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # The arbiter leads its own session: this kills it and its workers only.
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def start_gunicorn(backend: str, cache: dict[str, Any], log_path: Path) -> Gunicorn:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "DJANGO_SETTINGS_MODULE": "tests.live.project.settings",
-        "DRF_RATELIMIT_LIVE_CACHE": json.dumps(cache),
-        "DRF_RATELIMIT_LIVE_LIMIT": str(LIMIT),
-        "DRF_RATELIMIT_LIVE_NOW": str(FROZEN_NOW),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
+def start_live_server(backend: str, cache: dict[str, Any], log_path: Path, **env: str) -> Gunicorn:
+    """gunicorn serving tests/live/project with ``cache`` as its ``default`` cache."""
+    return start_gunicorn(
+        backend,
         "tests.live.project.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(WORKERS),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(WORKER_THREADS),
+        env={
+            "DJANGO_SETTINGS_MODULE": "tests.live.project.settings",
+            "DRF_RATELIMIT_LIVE_CACHE": json.dumps(cache),
+            "DRF_RATELIMIT_LIVE_LIMIT": str(LIMIT),
+            "DRF_RATELIMIT_LIVE_NOW": str(FROZEN_NOW),
+            **env,
+        },
+        log_path=log_path,
+        workers=WORKERS,
+        threads=WORKER_THREADS,
         # At most 8 open connections per worker, so the 32 client connections of a
         # burst are spread over the worker processes, not queued in one of them.
-        "--worker-connections",
-        str(WORKER_CONNECTIONS),
-        "--preload",
-        "--timeout",
-        "30",
-        "--graceful-timeout",
-        "5",
-        "--log-level",
-        "warning",
-        "--no-control-socket",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Gunicorn(backend, port, process, log_path)
-    try:
-        server.wait_until_ready()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+        extra_args=("--worker-connections", str(WORKER_CONNECTIONS)),
+    )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -186,7 +108,7 @@ def live(
     name: str = request.param
     server = server_for(request, name)
     log_path = tmp_path_factory.mktemp(f"gunicorn-{name}") / "gunicorn.log"
-    gunicorn = start_gunicorn(name, cache_config(name, server), log_path)
+    gunicorn = start_live_server(name, cache_config(name, server), log_path)
     yield gunicorn
     gunicorn.stop()
 
@@ -310,7 +232,7 @@ def test_exactly_the_limit_gets_through(live: Gunicorn, path: str, policy: str) 
     assert len(load.with_status(429)) == TOTAL - LIMIT, context
     assert len(load.workers()) > 1, f"one worker process served everything: {context}"
     check_headers(load, policy)
-    print(f"\n[{live.backend}] {load.summary()}")
+    print(f"\n[{live.name}] {load.summary()}")
 
 
 def results_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -341,7 +263,7 @@ def test_drf_throttle_under_the_same_load(
     path = results_path(tmp_path_factory)
     record_result(
         path,
-        live.backend,
+        live.name,
         {
             "limit": LIMIT,
             "requests": TOTAL,
@@ -351,7 +273,7 @@ def test_drf_throttle_under_the_same_load(
             "drf_allowed": drf.allowed,
         },
     )
-    where = f"of {TOTAL} at limit {LIMIT} on {live.backend}"
+    where = f"of {TOTAL} at limit {LIMIT} on {live.name}"
     print(f"\ndrf_ratelimit AnonRateThrottle allowed {ours.allowed} {where}")
     print(f"DRF AnonRateThrottle allowed {drf.allowed} {where}")
     print(f"(results in {path})")

@@ -79,10 +79,10 @@ def redis_counter(cache: BaseCache) -> RedisCounter | None:
     from django.core.cache.backends.redis import RedisCache
 
     if isinstance(cache, RedisCache):
-        return RedisCounter(
-            lambda: cache._cache.get_client(write=True),
-            cache.make_and_validate_key,
-        )
+        # Django's get_client() builds a new redis.Redis around the same pool on
+        # every call, which costs more than the round trip; build it once.
+        client = cache._cache.get_client(write=True)
+        return RedisCounter(lambda: client, cache.make_and_validate_key)
     client = _django_redis_default_client(cache)
     if client is not None:
         return RedisCounter(lambda: client.get_client(write=True), client.make_key)

@@ -1,0 +1,234 @@
+"""What is measured: one row per limiter configuration, each a zero-argument check.
+
+A row is a name and a callable that performs one rate-limit check for the next
+client of the scenario. drf_ratelimit's configurations are listed in
+:func:`drf_ratelimit_rows`, one line each, so a new algorithm or entry point is
+one more line there. Peers get the same clients, rate and cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory
+from rest_framework import throttling as drf_throttling
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from benchmarks.environment import DJANGO_REDIS, MEMCACHED, REDIS
+from drf_ratelimit import throttles
+from drf_ratelimit.core import is_ratelimited
+from drf_ratelimit.decorators import ratelimit
+from drf_ratelimit.engine import Limit, check
+from drf_ratelimit.rates import Rate, parse_rate
+
+FLOOR = "floor"
+OURS = "drf_ratelimit"
+PEER = "peer"
+
+Check = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """``clients`` distinct clients take turns, each limited to ``limit`` per hour."""
+
+    limit: int = 1000
+    clients: int = 100
+
+    @property
+    def rate(self) -> str:
+        return f"{self.limit}/h"
+
+    def parsed_rate(self) -> Rate:
+        parsed = parse_rate(self.rate)
+        assert parsed is not None
+        return parsed
+
+
+@dataclass(frozen=True)
+class Row:
+    """One configuration. ``prefill(n)`` makes every client look as if it had sent
+    ``n`` requests this window; None means "set the integer counters" (see observe)."""
+
+    name: str
+    kind: str
+    check: Check
+    prefill: Callable[[int], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One backend: the Django cache alias and the raw client below it, for the floor."""
+
+    alias: str
+    redis_url: str | None = None
+
+    @property
+    def cache(self) -> BaseCache:
+        return caches[self.alias]
+
+    def redis_client(self) -> redis.Redis | None:
+        """The redis-py client the cache itself uses (same connection pool)."""
+        cache: Any = self.cache
+        if self.alias == REDIS:
+            return cache._cache.get_client(write=True)  # type: ignore[no-any-return]
+        if self.alias == DJANGO_REDIS:
+            return cache.client.get_client(write=True)  # type: ignore[no-any-return]
+        return None
+
+
+_addresses: Iterator[int] = itertools.count(1)
+
+
+def fresh_ips(n: int) -> list[str]:
+    """Client addresses no other row has used, so rows never share a counter."""
+    return [
+        f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}" for i in itertools.islice(_addresses, n)
+    ]
+
+
+def rotate(checks: list[Check]) -> Check:
+    """One check per call, clients taking turns."""
+    turns = itertools.cycle(checks)
+    return lambda: next(turns)()
+
+
+def per_client(scenario: Scenario, make: Callable[[str], Check]) -> Check:
+    return rotate([make(ip) for ip in fresh_ips(scenario.clients)])
+
+
+def django_request(ip: str) -> HttpRequest:
+    return RequestFactory().get("/bench/", REMOTE_ADDR=ip)
+
+
+def drf_request(ip: str) -> Request:
+    return Request(django_request(ip), authenticators=())
+
+
+VIEW = APIView()
+
+
+def throttle_check(throttle: type[BaseThrottle], request: Request) -> Check:
+    """DRF instantiates every throttle class per request, so the check does too."""
+    return lambda: throttle().allow_request(request, VIEW)
+
+
+def plain_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+# drf_ratelimit --------------------------------------------------------------------
+
+
+def ours(scenario: Scenario, name: str, make: Callable[[str], Check]) -> Row:
+    return Row(f"drf_ratelimit {name}", OURS, per_client(scenario, make))
+
+
+def drf_ratelimit_rows(s: Scenario) -> list[Row]:
+    """Every drf_ratelimit entry point, fixed window: one line per configuration."""
+    rate = s.parsed_rate()
+    args = {"group": "bench", "key": "ip", "rate": s.rate, "increment": True}
+    view = ratelimit(group="bench-view", key="ip", rate=s.rate, block=False)(plain_view)
+    anon = type("BenchAnon", (throttles.AnonRateThrottle,), {"rate": s.rate})
+    per_ip = type("BenchPerIp", (throttles.RatelimitThrottle,), {"rate": s.rate, "key": "ip"})
+    return [
+        ours(s, "engine.check", lambda ip: partial(check, [Limit("bench", rate, ip)])),
+        ours(s, "is_ratelimited", lambda ip: partial(is_ratelimited, django_request(ip), **args)),
+        ours(s, "@ratelimit view", lambda ip: partial(view, django_request(ip))),
+        ours(s, "AnonRateThrottle", lambda ip: throttle_check(anon, drf_request(ip))),
+        ours(s, "RatelimitThrottle", lambda ip: throttle_check(per_ip, drf_request(ip))),
+    ]
+
+
+# peers --------------------------------------------------------------------------
+
+
+def django_ratelimit_row(scenario: Scenario) -> Row:
+    from django_ratelimit.core import is_ratelimited as upstream
+
+    def make(ip: str) -> Check:
+        args = {"group": "bench", "key": "ip", "rate": scenario.rate, "increment": True}
+        return partial(upstream, django_request(ip), **args)
+
+    return Row("django-ratelimit 4.1 is_ratelimited", PEER, per_client(scenario, make))
+
+
+def drf_row(target: Target, scenario: Scenario) -> Row:
+    """DRF's own AnonRateThrottle, its ``cache`` pointed at the backend under test."""
+    attributes = {"rate": scenario.rate, "cache": target.cache}
+    throttle = type("BenchDrfAnon", (drf_throttling.AnonRateThrottle,), attributes)
+    requests = [drf_request(ip) for ip in fresh_ips(scenario.clients)]
+
+    def prefill(sent: int) -> None:
+        """DRF's state is one timestamp per allowed request, newest first."""
+        now = time.time()
+        for request in requests:
+            instance = throttle()
+            key = instance.get_cache_key(request, VIEW)
+            target.cache.set(key, [now] * sent, instance.duration)
+
+    checks = [throttle_check(throttle, request) for request in requests]
+    return Row("DRF AnonRateThrottle", PEER, rotate(checks), prefill)
+
+
+def limits_rows(target: Target, scenario: Scenario) -> list[Row]:
+    """limits 5 on Redis, through the very connection pool the Django cache uses."""
+    client = target.redis_client()
+    if client is None or target.redis_url is None:
+        return []
+    from limits import RateLimitItemPerHour
+    from limits.storage import RedisStorage
+    from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+
+    storage = RedisStorage(target.redis_url, connection_pool=client.connection_pool)
+    item = RateLimitItemPerHour(scenario.limit)
+    fixed, sliding = FixedWindowRateLimiter(storage), SlidingWindowCounterRateLimiter(storage)
+    return [
+        Row(
+            "limits FixedWindowRateLimiter",
+            PEER,
+            per_client(scenario, lambda ip: partial(fixed.hit, item, ip)),
+        ),
+        Row(
+            "limits SlidingWindowCounterRateLimiter",
+            PEER,
+            per_client(scenario, lambda ip: partial(sliding.hit, item, ip)),
+        ),
+    ]
+
+
+def floor_row(target: Target) -> Row | None:
+    """One bare increment through the cache's own client: no check can cost less."""
+    client = target.redis_client()
+    if client is not None:
+        return Row("bare INCR (redis-py, same pool)", FLOOR, partial(client.incr, "bench:floor"))
+    if target.alias == MEMCACHED:
+        memcache: Any = target.cache._cache  # type: ignore[attr-defined]
+        memcache.set("bench_floor", b"0")
+        return Row(
+            "bare incr (pymemcache, same client)", FLOOR, partial(memcache.incr, "bench_floor", 1)
+        )
+    return None
+
+
+def all_rows(target: Target, scenario: Scenario) -> list[Row]:
+    """The floor, drf_ratelimit's configurations, then the peers on the same backend."""
+    floor = floor_row(target)
+    return [
+        *([floor] if floor else []),
+        *drf_ratelimit_rows(scenario),
+        django_ratelimit_row(scenario),
+        drf_row(target, scenario),
+        *limits_rows(target, scenario),
+    ]
