@@ -6,9 +6,12 @@ import os
 import platform
 from collections.abc import Sequence
 from importlib import metadata
+from typing import TYPE_CHECKING
 
-from benchmarks.per_check import Measured
-from benchmarks.rows import FLOOR
+from benchmarks.rows import FLOOR, OURS
+
+if TYPE_CHECKING:
+    from benchmarks.per_check import Measured
 
 PACKAGES = (
     "Django",
@@ -49,7 +52,7 @@ def per_check_table(results: Sequence[Measured]) -> str:
     floor = next((r.median_us for r in results if r.row.kind == FLOOR), None)
     rows = [
         [
-            r.row.name if r.row.kind != "drf_ratelimit" else f"**{r.row.name}**",
+            r.row.name if r.row.kind != OURS else f"**{r.row.name}**",
             us(r.median_us),
             us(r.p99_us),
             "-" if floor is None else f"{r.median_us / floor:.2f}",

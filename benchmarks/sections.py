@@ -33,18 +33,18 @@ def per_check_section(benches: dict[str, Bench], settings: Settings) -> str:
     return "\n".join(parts)
 
 
-def limits_section(bench: Bench, settings: Settings) -> str:
+def limits_section(bench: Bench, settings: Settings, limits: tuple[int, ...] = LIMITS) -> str:
     small = Settings(
         iterations=min(settings.iterations, 1000),
         warmup=min(settings.warmup, 50),
         counted=min(settings.counted, 50),
     )
     results = []
-    for limit in LIMITS:
+    for limit in limits:
         log(f"limits: {limit}/h on {bench.label}")
         scenario = Scenario(limit=limit, clients=1)
         results.append(per_check.table(bench, scenario, small, per_check.prefilled(limit, small)))
-    columns = [f"{limit:,}/h" for limit in LIMITS]
+    columns = [f"{limit:,}/h" for limit in limits]
     return "\n".join(
         [
             "## Cost as the limit grows",
@@ -58,15 +58,17 @@ def limits_section(bench: Bench, settings: Settings) -> str:
     )
 
 
-def clients_section(bench: Bench, settings: Settings, quick: bool) -> str:
+def clients_section(
+    bench: Bench, settings: Settings, quick: bool, counts: tuple[int, ...] = CLIENTS
+) -> str:
     results = []
-    for clients in CLIENTS:
+    for clients in counts:
         log(f"clients: {clients} on {bench.label}")
         iterations = settings.iterations if quick else max(settings.iterations, clients)
         sized = Settings(iterations=iterations, warmup=settings.warmup, counted=settings.counted)
         scenario = Scenario(limit=CLIENTS_LIMIT, clients=clients)
         results.append(per_check.table(bench, scenario, sized))
-    columns = [f"{clients:,} clients" for clients in CLIENTS]
+    columns = [f"{clients:,} clients" for clients in counts]
     return "\n".join(
         [
             "## Cost as the number of clients grows",
