@@ -10,6 +10,7 @@ return ``None`` to exempt a request (nothing is counted), as DRF's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -71,9 +72,13 @@ def _data(request: Any, name: str) -> object:
     if data is None:
         data = request.POST
     try:
-        return data.get(name, "")
+        value = data.get(name, "")
     except AttributeError:  # a JSON list or scalar body has no fields
         return ""
+    if isinstance(value, dict | list):
+        # The client shapes a JSON body: a nested value is one more key value, not a 500.
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 SIMPLE_KEYS: dict[str, KeyFunc] = {"ip": ip_key, "user": user_key, "user_or_ip": user_or_ip_key}

@@ -65,7 +65,13 @@ def cache_config(name: str, server: Server | None) -> dict[str, Any]:
     return {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
         "LOCATION": server.location,
-        "OPTIONS": {"connect_timeout": 2, "timeout": 2, "retry_attempts": 1, "dead_timeout": 0},
+        "OPTIONS": {
+            "connect_timeout": 2,
+            "timeout": 2,
+            "retry_attempts": 1,
+            "retry_timeout": 0,
+            "dead_timeout": 0,
+        },
     }
 
 

@@ -122,6 +122,13 @@ class MemcachedServer(Server):
         return f"127.0.0.1:{self.port}"
 
 
+def new_server(backend: str) -> Server:
+    """A server (not yet started) for one backend name of ``tests.conftest.BACKENDS``."""
+    if backend in ("memcached", "pylibmc"):
+        return MemcachedServer(find_binary("memcached"))
+    return RedisServer(find_binary("redis-server"))
+
+
 def locate_binary(name: str) -> str | None:
     """The server binary's path: on PATH, else in the usual system directories."""
     return shutil.which(name) or next(
