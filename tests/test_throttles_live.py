@@ -38,11 +38,16 @@ from typing import Any
 import http_sf
 import httpx
 import pytest
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
+from drf_ratelimit.clock import FakeClock, use_clock
+from drf_ratelimit.throttles import AnonRateThrottle
 from tests.conftest import cache_config, server_for
-from tests.servers import Gunicorn, start_gunicorn
+from tests.servers import Gunicorn, new_server, start_gunicorn
 
-pytestmark = pytest.mark.concurrency
+pytestmark = [pytest.mark.concurrency, pytest.mark.load]
 
 WORKERS = 4
 WORKER_THREADS = 4
@@ -117,12 +122,13 @@ def live(
 class Reply:
     status: int
     headers: dict[str, str]
+    client_ip: str = ""
 
 
 @dataclass
 class Load:
     path: str
-    client_ip: str
+    client_ips: list[str]
     replies: list[Reply]
     errors: list[str]
     seconds: float
@@ -134,6 +140,10 @@ class Load:
     def allowed(self) -> int:
         return self.statuses()[200]
 
+    def allowed_by_client(self) -> dict[str, int]:
+        allowed = Counter(reply.client_ip for reply in self.replies if reply.status == 200)
+        return {ip: allowed[ip] for ip in self.client_ips}
+
     def with_status(self, status: int) -> list[Reply]:
         return [reply for reply in self.replies if reply.status == status]
 
@@ -141,35 +151,36 @@ class Load:
         return Counter(reply.headers.get("x-served-by", "?") for reply in self.replies)
 
     def summary(self) -> str:
+        clients = ", ".join(self.client_ips[:3]) + (" ..." if len(self.client_ips) > 3 else "")
         return (
-            f"{self.path} as {self.client_ip}: {dict(self.statuses())} in {self.seconds:.2f}s, "
+            f"{self.path} as {clients}: {dict(self.statuses())} in {self.seconds:.2f}s, "
             f"{len(self.errors)} errors, served by {dict(self.workers())}"
         )
 
 
-def fire(server: Gunicorn, path: str) -> Load:
-    """TOTAL requests for one new client from CLIENT_THREADS connections at once."""
-    client_ip = next_client_ip()
+def fire(server: Gunicorn, path: str, clients: int = 1) -> Load:
+    """TOTAL requests from CLIENT_THREADS connections at once, for ``clients`` new
+    clients taking turns (each connection starts with a different one)."""
+    client_ips = [next_client_ip() for _ in range(clients)]
     barrier = threading.Barrier(CLIENT_THREADS)
     replies: list[Reply] = []
     errors: list[str] = []
     lock = threading.Lock()
 
-    def client_thread() -> None:
+    def client_thread(index: int) -> None:
         mine: list[Reply] = []
         failed: list[str] = []
         try:
-            with httpx.Client(
-                base_url=server.url, timeout=15, headers={"X-Forwarded-For": client_ip}
-            ) as client:
+            with httpx.Client(base_url=server.url, timeout=15) as client:
                 barrier.wait(timeout=30)
-                for _ in range(REQUESTS_PER_THREAD):
+                for n in range(REQUESTS_PER_THREAD):
+                    ip = client_ips[(index + n) % clients]
                     try:
-                        response = client.get(path)
+                        response = client.get(path, headers={"X-Forwarded-For": ip})
                     except httpx.HTTPError as exc:
                         failed.append(repr(exc))
                         continue
-                    mine.append(Reply(response.status_code, dict(response.headers)))
+                    mine.append(Reply(response.status_code, dict(response.headers), ip))
         except Exception as exc:  # reported below instead of dying in a thread
             failed.append(repr(exc))
         with lock:
@@ -177,14 +188,14 @@ def fire(server: Gunicorn, path: str) -> Load:
             errors.extend(failed)
 
     started = time.time()
-    threads = [threading.Thread(target=client_thread) for _ in range(CLIENT_THREADS)]
+    threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(CLIENT_THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(LOAD_TIMEOUT)
     finished = time.time()
     assert not any(thread.is_alive() for thread in threads), "a client thread hung"
-    return Load(path, client_ip, replies, errors, finished - started)
+    return Load(path, client_ips, replies, errors, finished - started)
 
 
 def failure_context(server: Gunicorn, load: Load) -> str:
@@ -277,3 +288,142 @@ def test_drf_throttle_under_the_same_load(
     print(f"\ndrf_ratelimit AnonRateThrottle allowed {ours.allowed} {where}")
     print(f"DRF AnonRateThrottle allowed {drf.allowed} {where}")
     print(f"(results in {path})")
+
+
+def stored_count(cache: dict[str, Any], settings: Any, client_ip: str) -> int:
+    """The ``/ours/`` counter of ``client_ip`` as the cache server holds it.
+
+    Read in this process by the same throttle class, keys and frozen clock as the
+    server's; its own check counts one more, which is taken off.
+    """
+    settings.CACHES = {"default": cache_config("locmem", None), "live": cache}
+    settings.RATELIMIT_USE_CACHE = "live"
+    settings.RATELIMIT_PROXY_COUNT = 1
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": f"{LIMIT}/h"}}
+    http_request = APIRequestFactory().get(
+        "/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=client_ip
+    )
+    throttle = AnonRateThrottle()
+    with use_clock(FakeClock(FROZEN_NOW)):
+        throttle.allow_request(Request(http_request, authenticators=()), APIView())
+    return throttle.usages[0].count - 1
+
+
+MANY_CLIENTS = 4
+
+
+def test_many_clients_at_once_each_get_exactly_the_limit(
+    live: Gunicorn, request: pytest.FixtureRequest, settings: Any
+) -> None:
+    """4 clients, 80 requests each, all interleaved: 37 each, and the counters say 80."""
+    load = fire(live, "/ours/", clients=MANY_CLIENTS)
+
+    assert_clean(live, load)
+    context = failure_context(live, load)
+    assert load.allowed_by_client() == dict.fromkeys(load.client_ips, LIMIT), context
+    cache = cache_config(live.name, server_for(request, live.name))
+    counts = [stored_count(cache, settings, ip) for ip in load.client_ips]
+    assert counts == [TOTAL // MANY_CLIENTS] * MANY_CLIENTS, context
+
+
+@dataclass(frozen=True)
+class TimedReply:
+    sent: float
+    answered: float
+    status: int
+
+
+class Traffic:
+    """Back-to-back requests, each from a client never seen before, until stopped."""
+
+    def __init__(self, server: Gunicorn, path: str, connections: int = 4) -> None:
+        self.server, self.path = server, path
+        self.replies: list[TimedReply] = []
+        self.errors: list[str] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(connections)]
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.server.url, timeout=15) as client:
+            while not self.stopping.is_set():
+                sent = time.monotonic()
+                try:
+                    response = client.get(self.path, headers={"X-Forwarded-For": next_client_ip()})
+                except httpx.HTTPError as exc:
+                    self.errors.append(repr(exc))
+                    continue
+                self.replies.append(TimedReply(sent, time.monotonic(), response.status_code))
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(LOAD_TIMEOUT)
+
+    def wait_for(self, replies: int, sent_after: float = 0.0) -> None:
+        """Until ``replies`` requests sent after ``sent_after`` have been answered."""
+        deadline = time.monotonic() + LOAD_TIMEOUT
+        while sum(1 for r in list(self.replies) if r.sent > sent_after) < replies:
+            assert time.monotonic() < deadline, f"traffic stalled: {self.errors[:3]}"
+            time.sleep(0.01)
+
+
+OUTAGES = [
+    pytest.param("redis", False, marks=pytest.mark.redis, id="redis-fail-closed"),
+    pytest.param("redis", True, marks=pytest.mark.redis, id="redis-fail-open"),
+    pytest.param("memcached", False, marks=pytest.mark.memcached, id="memcached-fail-closed"),
+    pytest.param("memcached", True, marks=pytest.mark.memcached, id="memcached-fail-open"),
+]
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(("backend", "fail_open"), OUTAGES)
+def test_an_outage_in_the_middle_of_traffic_follows_the_fail_policy(
+    backend: str, fail_open: bool, tmp_path: Path, settings: Any
+) -> None:
+    """The cache server is stopped under load and started again (empty, same port).
+
+    During the outage every request gets the policy's answer (200 open, 429
+    closed), never a 500; from the first request sent after it is back, limits
+    apply: every new client is allowed, and a burst from one client is cut at
+    exactly the limit, with the counter right.
+    """
+    cache_server = new_server(backend)
+    cache_server.start()
+    cache = cache_config(backend, cache_server)
+    fail_open_env = "1" if fail_open else "0"
+    server = start_live_server(
+        backend, cache, tmp_path / "gunicorn.log", DRF_RATELIMIT_LIVE_FAIL_OPEN=fail_open_env
+    )
+    traffic = Traffic(server, "/ours/")
+    try:
+        traffic.start()
+        traffic.wait_for(20)
+        cache_server.stop()
+        down = time.monotonic()
+        traffic.wait_for(20, sent_after=down)
+        coming_back = time.monotonic()
+        cache_server.start()
+        back = time.monotonic()
+        traffic.wait_for(20, sent_after=back)
+        traffic.stop()
+        burst = fire(server, "/ours/")
+        stored = stored_count(cache, settings, burst.client_ips[0])
+    finally:
+        traffic.stop()
+        server.stop()
+        cache_server.stop()
+
+    context = f"{burst.summary()}\nerrors: {traffic.errors[:3]}\ngunicorn log:\n{server.log()}"
+    assert not traffic.errors, context
+    assert {r.status for r in traffic.replies} <= {200, 429}, context
+    during = {r.status for r in traffic.replies if down < r.sent and r.answered < coming_back}
+    assert during == {200 if fail_open else 429}, context
+    after = {r.status for r in traffic.replies if r.sent > back}
+    assert after == {200}, context
+    assert_clean(server, burst)
+    assert burst.allowed == LIMIT, context
+    assert stored == TOTAL, context

@@ -71,3 +71,6 @@ LOGGING = {
         "drf_ratelimit": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }
+
+# ``DRF_RATELIMIT_LIVE_FAIL_OPEN=1``: allow requests while the cache is down.
+RATELIMIT_FAIL_OPEN = os.environ.get("DRF_RATELIMIT_LIVE_FAIL_OPEN") == "1"
