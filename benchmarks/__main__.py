@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         from benchmarks import per_check, report, sections
         from benchmarks.per_check import Settings
 
-        settings = Settings(20, 5, 5) if args.quick else Settings(args.iterations)
+        settings = Settings(20, 5, 5, repeats=1) if args.quick else Settings(args.iterations)
         benches = per_check.benches(running)
         print("# drf_ratelimit benchmarks\n")
         print(report.machine(sections.server_versions(running)) + "\n", flush=True)

@@ -38,6 +38,7 @@ def limits_section(bench: Bench, settings: Settings, limits: tuple[int, ...] = L
         iterations=min(settings.iterations, 1000),
         warmup=min(settings.warmup, 50),
         counted=min(settings.counted, 50),
+        repeats=settings.repeats,
     )
     results = []
     for limit in limits:
@@ -65,7 +66,7 @@ def clients_section(
     for clients in counts:
         log(f"clients: {clients} on {bench.label}")
         iterations = settings.iterations if quick else max(settings.iterations, clients)
-        sized = Settings(iterations=iterations, warmup=settings.warmup, counted=settings.counted)
+        sized = Settings(iterations, settings.warmup, settings.counted, settings.repeats)
         scenario = Scenario(limit=CLIENTS_LIMIT, clients=clients)
         results.append(per_check.table(bench, scenario, sized))
     columns = [f"{clients:,} clients" for clients in counts]

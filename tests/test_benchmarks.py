@@ -17,7 +17,7 @@ from benchmarks.rows import FLOOR, OURS, PEER
 
 pytestmark = [pytest.mark.redis, pytest.mark.memcached]
 
-TINY = Settings(iterations=5, warmup=2, counted=3)
+TINY = Settings(iterations=5, warmup=2, counted=3, repeats=1)
 
 
 @pytest.fixture(scope="module")
