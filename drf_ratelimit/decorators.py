@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction, sync_to_async
 
 from drf_ratelimit import conf
-from drf_ratelimit.core import is_ratelimited
+from drf_ratelimit.core import get_usage
+from drf_ratelimit.groups import group_for
 from drf_ratelimit.keys import key_function
 from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec, normalise_method
 from drf_ratelimit.rates import is_dotted_path, parse_rate
 from drf_ratelimit.registry import declare
+from drf_ratelimit.signals import send_request_limited
 
 __all__ = ["ratelimit"]
 
@@ -41,9 +43,10 @@ def ratelimit(
         arguments = _Arguments(
             group=group, fn=fn, key=key, rate=rate, method=normalise_method(method), block=block
         )
-        if iscoroutinefunction(fn):
-            return _async_view(fn, arguments)  # type: ignore[return-value]
-        return _sync_view(fn, arguments)  # type: ignore[return-value]
+        view = _async_view(fn, arguments) if iscoroutinefunction(fn) else _sync_view(fn, arguments)
+        # What this view counts against, outermost last, for drf_ratelimit.lookup.
+        view.ratelimits = (*getattr(fn, "ratelimits", ()), arguments)  # type: ignore[attr-defined]
+        return view  # type: ignore[return-value]
 
     return decorator
 
@@ -75,7 +78,7 @@ def _validate_literals(key: Any, rate: Any) -> None:
 def _enforce(request: Any, limit: _Arguments) -> None:
     """Count the request; keep ``request.limited`` sticky across stacked decorators."""
     was_limited = getattr(request, "limited", False)
-    limited = is_ratelimited(
+    usage = get_usage(
         request=request,
         group=limit.group,
         fn=limit.fn,
@@ -84,7 +87,11 @@ def _enforce(request: Any, limit: _Arguments) -> None:
         method=limit.method,
         increment=True,
     )
+    limited = usage is not None and usage.should_limit
     request.limited = limited or was_limited
+    if usage is not None and limited:
+        group = limit.group if limit.group is not None else group_for(limit.fn)
+        send_request_limited(ratelimit, request=request, view=limit.fn, group=group, usages=[usage])
     if limited and limit.block:
         raise conf.exception_class()()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.core.cache import InvalidCacheBackendError, caches
 from django.core.cache.backends.base import BaseCache
 
-from drf_ratelimit import clock, conf
+from drf_ratelimit import clock, conf, overrides, signals
 from drf_ratelimit.backends import WindowHit, counter_for
 from drf_ratelimit.cachekeys import HashFunction, fixed_window_cache_key, throttle_cache_key
 from drf_ratelimit.exceptions import CounterUnavailable
@@ -79,6 +79,7 @@ def check(
     policy is to fail open.
     """
     now = clock.now() if now is None else now
+    limits = overrides.applied(limits)
     prefix, hasher = conf.cache_prefix(), conf.hash_function()
     windows = [_window(limit, now, prefix, hasher) for limit in limits]
     hits = [
@@ -95,13 +96,22 @@ def check(
     ]
 
 
+def cache_keys(limits: Sequence[Limit], *, now: float | None = None) -> list[str]:
+    """The cache key of each limit's current window: what a reset deletes."""
+    now = clock.now() if now is None else now
+    prefix, hasher = conf.cache_prefix(), conf.hash_function()
+    return [_window(limit, now, prefix, hasher).key for limit in overrides.applied(limits)]
+
+
 def apply_fail_policy(exc: Exception, how_many: int) -> list[Usage] | None:
-    """The single place a cache failure is resolved."""
-    if conf.fail_open():
+    """The single place a cache failure is resolved (and ``fail_policy_used`` sent)."""
+    fail_open = conf.fail_open()
+    if fail_open:
         logger.warning("Rate limit cache failed; failing open (request allowed): %s", exc)
-        return None
-    logger.error("Rate limit cache failed; failing closed (request limited): %s", exc)
-    return [FAIL_CLOSED] * how_many
+    else:
+        logger.error("Rate limit cache failed; failing closed (request limited): %s", exc)
+    signals.send_fail_policy_used(exc, fail_open=fail_open)
+    return None if fail_open else [FAIL_CLOSED] * how_many
 
 
 def _window(limit: Limit, now: float, prefix: str, hasher: HashFunction) -> _Window:

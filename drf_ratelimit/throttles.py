@@ -40,6 +40,7 @@ from drf_ratelimit.methods import (
 )
 from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
 from drf_ratelimit.registry import declare
+from drf_ratelimit.signals import send_request_limited
 from drf_ratelimit.usage import Usage
 
 __all__ = [
@@ -97,7 +98,12 @@ class BaseRatelimitThrottle(BaseThrottle):
         self.usages = usages
         allowed = not any(usage.should_limit for usage in usages)
         _publish_headers(request, view, self._policies(limits, usages, denied=not allowed))
-        return self.throttle_success() if allowed else self.throttle_failure()
+        if allowed:
+            return self.throttle_success()
+        send_request_limited(
+            type(self), request=request, view=view, group=self.policy_name(), usages=usages
+        )
+        return self.throttle_failure()
 
     def throttle_success(self) -> bool:
         """Called after a counted request was allowed; DRF's hook, kept for subclasses."""
@@ -322,16 +328,15 @@ class ScopedRateThrottle(SimpleRateThrottle):
     scope_attr = "throttle_scope"
 
     def __init__(self) -> None:
-        """The rate depends on the view, so it is resolved in :meth:`allow_request`."""
+        """The rate depends on the view, so it is resolved in :meth:`get_limits`."""
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        self.usages = []
+    def get_limits(self, request: Request, view: Any) -> list[Limit]:
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return True
+            return []
         self.rate = None
         self._resolve_rate()
-        return super().allow_request(request, view)
+        return super().get_limits(request, view)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}
