@@ -10,7 +10,7 @@
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +30,19 @@ def hello(request: HttpRequest) -> HttpResponse:
 # --8<-- [end:hello]
 
 
+class ItemsSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.CharField())
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(write_only=True)
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
 # --8<-- [start:items]
 class ItemsThrottle(RatelimitThrottle):
     """Three requests a minute and twenty an hour, per client IP."""
@@ -44,6 +57,7 @@ class ItemList(APIView):
     since RATELIMIT_HEADERS is on, the RateLimit-Policy and RateLimit headers."""
 
     throttle_classes = (ItemsThrottle,)
+    serializer_class = ItemsSerializer  # for the OpenAPI schema
 
     def get(self, request: Request) -> Response:
         return Response({"items": ["apple", "banana", "cherry"]})
@@ -57,13 +71,14 @@ class LoginThrottle(RatelimitThrottle):
     """Five attempts a minute and twenty an hour per username, from any IP."""
 
     key = "data:username"  # the username in the JSON or form body
-    rate = ["5/m", "20/h"]  # a burst and a sustained rate, both enforced
+    rate = ("5/m", "20/h")  # a burst and a sustained rate, both enforced
     method = "POST"  # only POSTs are counted
     scope = "login"  # the policy name in the RateLimit headers
 
 
 class Login(APIView):
-    throttle_classes = [LoginThrottle]
+    throttle_classes = (LoginThrottle,)
+    serializer_class = CredentialsSerializer
 
     def post(self, request: Request) -> Response:
         user = authenticate(
@@ -83,8 +98,9 @@ class Login(APIView):
 class Upload(APIView):
     """Limited by DEFAULT_THROTTLE_RATES["uploads"]: a burst and a daily rate."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "uploads"
+    serializer_class = UploadSerializer
 
     def post(self, request: Request) -> Response:
         upload = request.data.get("file")
