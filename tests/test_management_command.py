@@ -106,6 +106,22 @@ def test_group_counter_matches_the_decorator(clock: FakeClock, client: Client) -
     assert run("usage", *group).startswith("group 'login' 3/60s: 4 counted, LIMITED")
     run("reset", *group)
     assert client.post("/form-login/", {"username": "dave"}).status_code == 200
+    assert "0 counted" in run("usage", "--group", "login", "--rate", "3/m", "--value", "dave")
+    assert "0 counted" in run("usage", *group[:-2], "--method", "post")  # case is in the key
+
+
+def test_group_method_lists_match_the_decorators_key(clock: FakeClock) -> None:
+    from django.test import RequestFactory
+
+    from drf_ratelimit.core import get_usage
+
+    request = RequestFactory().put("/")
+    get_usage(
+        request, group="g", key=lambda g, r: "v", rate="5/m", method=["PUT", "POST"], increment=True
+    )
+    assert "1 counted" in run(
+        "usage", "--group", "g", "--rate", "5/m", "--value", "v", "--method", "POST,PUT"
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ MIDDLEWARE = [
     # ... Django's middleware ...
     "drf_ratelimit.middleware.RatelimitMiddleware",
 ]
-RATELIMIT_VIEW = "tests.docs_snippets.views.ratelimited"  # view(request, exception) -> 429
+RATELIMIT_VIEW = "example.views.too_many_requests"  # view(request, exception) -> 429
 # --8<-- [end:middleware]
 
 # --8<-- [start:headers]

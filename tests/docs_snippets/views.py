@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from rest_framework.request import Request
@@ -42,14 +42,6 @@ def login(request):
 
 
 # --8<-- [end:get-usage]
-
-
-# --8<-- [start:ratelimited]
-def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return HttpResponse("Too many requests.", status=429)
-
-
-# --8<-- [end:ratelimited]
 
 
 # --8<-- [start:login-throttle]

@@ -23,6 +23,7 @@ from django.test import RequestFactory
 
 from drf_ratelimit.engine import ratelimit_cache
 from drf_ratelimit.lookup import Counter, UnknownView, counters, group_counter, read, reset
+from drf_ratelimit.methods import ALL, MethodSpec
 from drf_ratelimit.usage import Usage
 
 
@@ -38,7 +39,11 @@ class Command(BaseCommand):
         client = parser.add_argument_group("who: the client, as its requests look")
         client.add_argument("--ip", help="the client address (REMOTE_ADDR)")
         client.add_argument("--user", help="the user's primary key or username")
-        client.add_argument("--method", default="GET", help="the request method (default GET)")
+        client.add_argument(
+            "--method",
+            help="the request method (default GET); with --group, the group's method "
+            "argument as written, comma-separated for a list (default: every method)",
+        )
         for name, where in (("data", "form body"), ("get", "query string"), ("header", "header")):
             client.add_argument(
                 f"--{name}", action="append", default=[], metavar="NAME=VALUE", help=where
@@ -75,7 +80,7 @@ class Command(BaseCommand):
         if options["group"]:
             if not options["rate"] or options["value"] is None:
                 raise CommandError("--group needs --rate and --value.")
-            method = options["method"].upper()
+            method = _method_spec(options["method"])
             return [group_counter(options["group"], options["rate"], options["value"], method)]
         user = _user(options["user"]) if options["user"] else None
         request = _request(options)
@@ -87,6 +92,14 @@ def _describe_usage(usage: Usage | None) -> str:
         return "unknown: the cache failed (see the drf_ratelimit log)"
     state = "LIMITED" if usage.count > usage.limit else f"{usage.remaining} remaining"
     return f"{usage.count} counted, {state}, resets in {math.ceil(usage.reset_after)}s"
+
+
+def _method_spec(value: str | None) -> MethodSpec:
+    """``--method`` for a group: the decorator's ``method`` argument, which is part
+    of the cache key as written (a bare string keeps its case)."""
+    if value is None:
+        return ALL
+    return value.split(",") if "," in value else value
 
 
 def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
@@ -103,7 +116,7 @@ def _request(options: dict[str, Any]) -> Any:
     """A request that looks like the client's (no REMOTE_ADDR unless --ip)."""
     query = urlencode(_pairs(options["get"], "get"))
     request = RequestFactory().generic(
-        options["method"].upper(),
+        (options["method"] or "GET").upper(),
         "/" + (f"?{query}" if query else ""),
         data=urlencode(_pairs(options["data"], "data")),
         content_type="application/x-www-form-urlencoded",
