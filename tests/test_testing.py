@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -202,3 +205,11 @@ def test_fixture_reset_and_usage_of_one_user(
     assert [u.count for u in usage if u is not None] == [1]  # UserRateThrottle; anon skips users
     helper.reset("/items/", request, user=user)
     assert [u.count for u in helper.usage("/items/", request, user=user) if u] == [0]
+
+
+def test_the_plugin_is_an_entry_point_that_imports_no_django() -> None:
+    plugins = entry_points(group="pytest11")
+    assert "drf_ratelimit.pytest_plugin" in {plugin.value for plugin in plugins}
+    code = "import sys, drf_ratelimit.pytest_plugin; print(any(m == 'django' for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
