@@ -59,8 +59,8 @@ def retry_after_us(
         return max(0, period_us - elapsed_us - (room * period_us) // counts.previous)
     to_next_window = period_us - elapsed_us
     room = limit - cost
-    if room < 0:  # a cost above the limit is never admitted: report when all has drained
-        return to_next_window + period_us
+    if room < 0:  # a cost above the limit is never admitted: report the window's end
+        return to_next_window
     # In the next window the current count becomes the previous one (current > room here).
     return to_next_window + max(0, period_us - (room * period_us) // counts.current)
 
