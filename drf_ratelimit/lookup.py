@@ -16,13 +16,15 @@ DRF views are handled through their own methods (``initialize_request``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
+from drf_ratelimit import conf
+from drf_ratelimit.algorithms import FIXED_WINDOW
 from drf_ratelimit.core import resolve_limit
 from drf_ratelimit.engine import Limit, cache_keys, check, ratelimit_cache
 from drf_ratelimit.methods import ALL, MethodSpec, method_key_part, normalise_method
@@ -51,6 +53,8 @@ class Counter:
     source: str
     limit: Limit
     cache: BaseCache | None = None
+    #: The algorithm it counts with (None: RATELIMIT_ALGORITHM, else the fixed window).
+    algorithm: str | None = None
 
     def describe(self) -> str:
         return f"{self.source} {self.limit.rate.limit}/{self.limit.rate.period}s"
@@ -121,7 +125,8 @@ def reset(found: Sequence[Counter]) -> int:
 
 
 def _peek(counter: Counter) -> Usage | None:
-    usages = check([counter.limit], delta=0, cache=counter.cache)
+    algorithm = counter.algorithm or conf.algorithm(FIXED_WINDOW)
+    usages = check([counter.limit], 0, algorithm=algorithm, cache=counter.cache)
     if usages is None or usages[0].failed:
         return None
     return usages[0]
@@ -139,7 +144,11 @@ def _decorator_counters(declared: Sequence[Any], request: Any) -> Iterator[Count
             method=arguments.method,
         )
         if limit is not None:
-            yield Counter(f"@ratelimit(key={arguments.key!r}) on {_name(arguments.fn)}", limit)
+            source = f"@ratelimit(key={arguments.key!r}) on {_name(arguments.fn)}"
+            options = arguments.options
+            if options.burst is not None:
+                limit = replace(limit, burst=options.burst)
+            yield Counter(source, limit, algorithm=options.algorithm)
 
 
 def _drf_view_class(view: Any) -> type | None:
@@ -165,7 +174,7 @@ def _throttle_counters(
     instance.headers, instance.format_kwarg = {}, None
     throttles = [t for t in instance.get_throttles() if isinstance(t, BaseRatelimitThrottle)]
     found = [
-        Counter(type(throttle).__name__, limit, throttle.cache)
+        Counter(type(throttle).__name__, limit, throttle.cache, throttle.get_algorithm())
         for throttle in throttles
         for limit in throttle.get_limits(drf_request, instance)
     ]

@@ -26,6 +26,7 @@ from drf_ratelimit.usage import FAIL_CLOSED, Usage
 
 
 def usage(count: int, limit: int, period: int, reset_after: float) -> Usage:
+    """A fixed window's usage: an exhausted one admits the next request at the reset."""
     return Usage(
         count=count,
         limit=limit,
@@ -33,6 +34,7 @@ def usage(count: int, limit: int, period: int, reset_after: float) -> Usage:
         time_left=math.ceil(reset_after),
         period=period,
         reset_after=reset_after,
+        retry_after=reset_after if count >= limit else 0.0,
     )
 
 

@@ -34,6 +34,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ TOTAL = CLIENT_THREADS * REQUESTS_PER_THREAD
 LIMIT = 37
 #: drf_ratelimit's clock in the server, frozen mid-window (see tests/live/project/wsgi.py).
 FROZEN_NOW = 1_700_001_000.0
+#: An hour boundary, where every aligned window of the project's rates ends.
+EDGE = 1_700_002_800.0
 PERIOD = 3600  # the project's rates are LIMIT/h
 STARTUP_TIMEOUT = 30.0
 LOAD_TIMEOUT = 60.0
@@ -90,6 +93,16 @@ class Gunicorn:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: drf_ratelimit's clock in every worker (see tests/live/project/wsgi.py).
+    clock_file: Path
+
+    @contextmanager
+    def clock_at(self, now: float) -> Iterator[None]:
+        set_clock(self.clock_file, now)
+        try:
+            yield
+        finally:
+            set_clock(self.clock_file, FROZEN_NOW)
 
     @property
     def url(self) -> str:
@@ -123,15 +136,24 @@ class Gunicorn:
                 self.process.wait()
 
 
+def set_clock(clock_file: Path, now: float) -> None:
+    """Replace the file in one step, so a worker never reads it half written."""
+    temporary = clock_file.with_suffix(".new")
+    temporary.write_text(str(now))
+    temporary.replace(clock_file)
+
+
 def start_gunicorn(backend: str, cache: dict[str, Any], log_path: Path) -> Gunicorn:
     port = free_port()
+    clock_file = log_path.with_name("clock")
+    set_clock(clock_file, FROZEN_NOW)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "DJANGO_SETTINGS_MODULE": "tests.live.project.settings",
         "DRF_RATELIMIT_LIVE_CACHE": json.dumps(cache),
         "DRF_RATELIMIT_LIVE_LIMIT": str(LIMIT),
-        "DRF_RATELIMIT_LIVE_NOW": str(FROZEN_NOW),
+        "DRF_RATELIMIT_LIVE_CLOCK_FILE": str(clock_file),
     }
     command = [
         sys.executable,
@@ -169,7 +191,7 @@ def start_gunicorn(backend: str, cache: dict[str, Any], log_path: Path) -> Gunic
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Gunicorn(backend, port, process, log_path)
+    server = Gunicorn(backend, port, process, log_path, clock_file)
     try:
         server.wait_until_ready()
     except BaseException:
@@ -225,9 +247,10 @@ class Load:
         )
 
 
-def fire(server: Gunicorn, path: str) -> Load:
-    """TOTAL requests for one new client from CLIENT_THREADS connections at once."""
-    client_ip = next_client_ip()
+def fire(server: Gunicorn, path: str, client_ip: str | None = None) -> Load:
+    """TOTAL requests for one client (a new one by default) from CLIENT_THREADS
+    connections at once."""
+    client_ip = client_ip or next_client_ip()
     barrier = threading.Barrier(CLIENT_THREADS)
     replies: list[Reply] = []
     errors: list[str] = []
@@ -290,7 +313,9 @@ def check_headers(load: Load, policy: str) -> None:
         ]
         [(name, params)] = parse_list(reply.headers["ratelimit"])
         assert name == policy
-        assert 0 < params["t"] <= PERIOD
+        # The sliding window's quota is back only when this window's requests
+        # have stopped weighing, at most two periods ahead.
+        assert 0 < params["t"] <= 2 * PERIOD
         if reply.status == 200:
             remaining.append(params["r"])
         else:
@@ -355,3 +380,40 @@ def test_drf_throttle_under_the_same_load(
     print(f"\ndrf_ratelimit AnonRateThrottle allowed {ours.allowed} {where}")
     print(f"DRF AnonRateThrottle allowed {drf.allowed} {where}")
     print(f"(results in {path})")
+
+
+#: Two bursts one second either side of EDGE span this many seconds.
+EDGE_SPAN = 2.0
+
+#: (algorithm, the most it may admit over the two bursts: its stated bound for a
+#: span of EDGE_SPAN seconds, rounded down), from docs/algorithms.md.
+EDGE_BOUNDS = [
+    pytest.param("fixed-window", 2 * LIMIT, id="fixed-window"),
+    pytest.param("sliding-window", int(LIMIT + LIMIT * EDGE_SPAN / PERIOD), id="sliding-window"),
+    pytest.param("token-bucket", int(LIMIT + LIMIT * EDGE_SPAN / PERIOD), id="token-bucket"),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "bound"), EDGE_BOUNDS)
+def test_admission_over_a_window_edge_stays_within_the_stated_bound(
+    live: Gunicorn, algorithm: str, bound: int
+) -> None:
+    """One client sends a burst of TOTAL a second before an hour boundary and
+    another a second after. The fixed window admits the limit twice (2N in two
+    seconds, which is why it is not the throttles' default); the sliding window
+    and the token bucket stay within N + N*L/P, which here is N."""
+    client_ip = next_client_ip()
+    path = f"/edge/{algorithm}/"
+    with live.clock_at(EDGE - EDGE_SPAN / 2):
+        before = fire(live, path, client_ip)
+    with live.clock_at(EDGE + EDGE_SPAN / 2):
+        after = fire(live, path, client_ip)
+
+    for load in (before, after):
+        assert_clean(live, load)
+    context = failure_context(live, after)
+    assert before.allowed == LIMIT, failure_context(live, before)
+    assert before.allowed + after.allowed <= bound, context
+    if algorithm == "fixed-window":
+        assert after.allowed == LIMIT, context  # the 2N the fixed window allows
+    print(f"\n[{live.backend}] {algorithm}: {before.allowed} + {after.allowed} over the edge")
