@@ -52,7 +52,7 @@ def test_clients_are_told_their_quota(client, settings):
     headers = assert_ratelimit_headers(
         response, policy="login-60s", limit=2, window=60, remaining=1
     )
-    assert headers.reset <= 60
+    assert headers.reset > 0  # seconds until the quota is whole again
 
 
 # --8<-- [end:headers]

@@ -90,7 +90,10 @@ class Command(BaseCommand):
 def _describe_usage(usage: Usage | None) -> str:
     if usage is None:
         return "unknown: the cache failed (see the drf_ratelimit log)"
-    state = "LIMITED" if usage.count > usage.limit else f"{usage.remaining} remaining"
+    if usage.retry_after > 0:  # the client's next request would be denied
+        state = f"LIMITED for {math.ceil(usage.retry_after)}s"
+    else:
+        state = f"{usage.remaining} remaining"
     return f"{usage.count} counted, {state}, resets in {math.ceil(usage.reset_after)}s"
 
 
