@@ -19,7 +19,7 @@ from drf_ratelimit.ip import client_ip
 from drf_ratelimit.rates import Rate
 from drf_ratelimit.signals import fail_policy_used, request_limited
 from drf_ratelimit.throttles import AnonRateThrottle, UserRateThrottle
-from tests.docs_snippets import openapi, settings_snippets, signals, views
+from tests.docs_snippets import algorithms, openapi, settings_snippets, signals, views
 from tests.test_signals import Broken
 
 urlpatterns = [
@@ -112,3 +112,64 @@ def test_class_based_example_limits_posts_only(clock: FakeClock, client: Any) ->
     statuses = [client.post("/login/").status_code for _ in range(11)]
     assert statuses == [200] * 10 + [403]  # Ratelimited is a 403 without the middleware
     assert client.get("/login/").status_code == 405
+
+
+# --- algorithms.md -----------------------------------------------------------------------------
+
+
+def test_algorithm_settings_are_the_documented_defaults(settings: Any) -> None:
+    from drf_ratelimit import conf
+
+    settings.RATELIMIT_ALGORITHM = algorithms.RATELIMIT_ALGORITHM
+    settings.RATELIMIT_COUNT_DENIED = algorithms.RATELIMIT_COUNT_DENIED
+    assert conf.algorithm("fixed-window") == "sliding-window"
+    assert conf.count_denied(True) is True and conf.count_denied(False) is False
+
+
+def test_search_throttle_allows_a_burst_then_one_every_six_seconds(clock: FakeClock) -> None:
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    request = Request(APIRequestFactory().get("/", REMOTE_ADDR="10.0.0.9"))
+    view = views.LoginView()
+    throttle = algorithms.SearchThrottle()
+    assert [throttle.allow_request(request, view) for _ in range(21)] == [True] * 20 + [False]
+    assert throttle.wait() == 6.0
+    clock.advance(6)
+    assert throttle.allow_request(request, view) is True
+
+
+def test_password_throttle_charges_denied_attempts(clock: FakeClock) -> None:
+    from rest_framework.test import APIRequestFactory
+
+    view = views.LoginView()
+    decisions, counts = [], []
+    for _ in range(7):
+        request = view.initialize_request(APIRequestFactory().post("/", {"username": "eve"}))
+        throttle = algorithms.PasswordThrottle()
+        decisions.append(throttle.allow_request(request, view))
+        counts.append(throttle.usages[0].count)
+    assert decisions == [True] * 5 + [False, False]
+    assert counts == [1, 2, 3, 4, 5, 6, 7]  # the denied attempts were charged too
+
+
+def test_export_throttle_charges_by_rows(clock: FakeClock) -> None:
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    throttle = algorithms.ExportThrottle()
+    request = Request(APIRequestFactory().get("/?rows=50000", REMOTE_ADDR="10.0.0.9"))
+    assert throttle.get_cost(request) == 50
+    request.user = type("U", (), {"is_authenticated": True, "pk": 1})()
+    assert throttle.allow_request(request, views.LoginView()) is True
+    assert throttle.usages[0].count == 50
+
+
+def test_decorated_views_choose_their_algorithm_and_cost(clock: FakeClock) -> None:
+    factory = RequestFactory()
+    results = [algorithms.search(factory.get("/")).status_code for _ in range(30)]
+    assert results == [200] * 30
+    from drf_ratelimit.exceptions import Ratelimited
+
+    with pytest.raises(Ratelimited):
+        algorithms.search(factory.get("/"))
