@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from drf_ratelimit.rates import is_dotted_path
+
 FIXED_WINDOW = "fixed-window"
 SLIDING_WINDOW = "sliding-window"
 TOKEN_BUCKET = "token-bucket"
@@ -56,4 +58,10 @@ def parse_count_denied(value: Any, source: str) -> bool | None:
 
 def parse_literal_cost(value: Any, source: str) -> Any:
     """A cost as declared: a callable or dotted path is checked per request."""
-    return value if callable(value) or isinstance(value, str) else parse_cost(value, source)
+    if callable(value) or (isinstance(value, str) and is_dotted_path(value)):
+        return value
+    if isinstance(value, str):
+        raise ImproperlyConfigured(
+            f"{source}={value!r} must be an int, a callable or the dotted path of one"
+        )
+    return parse_cost(value, source)

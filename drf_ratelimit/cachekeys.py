@@ -55,14 +55,22 @@ def throttle_cache_key(
 
 
 def state_cache_key(
-    *, prefix: str, hasher: HashFunction, algorithm: str, group: str, rate: str, value: str
+    *,
+    prefix: str,
+    hasher: HashFunction,
+    algorithm: str,
+    group: str,
+    rate: str,
+    value: str,
+    methods: str = "",
 ) -> str:
     """The key holding one client's sliding-window counters or token-bucket TAT.
 
     The algorithm is part of it, so switching algorithms never reads a value
-    of another shape (Redis would answer WRONGTYPE).
+    of another shape (Redis would answer WRONGTYPE); so are the methods, as in
+    the decorator's fixed-window key, so GET and POST limits count apart.
     """
-    return _tagged_key(prefix, hasher, group, value, algorithm, rate)
+    return _tagged_key(prefix, hasher, group, value, algorithm, rate, methods)
 
 
 def _tagged_key(prefix: str, hasher: HashFunction, group: str, value: str, *parts: str) -> str:

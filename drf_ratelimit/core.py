@@ -154,8 +154,8 @@ def _algorithm(algorithm: str | None) -> str:
 def resolve_cost(cost: Any, request: Any, source: str = "cost") -> int:
     """A literal cost, or what a callable (or dotted path) of the request returns."""
     if isinstance(cost, str) and is_dotted_path(cost):
-        source = f"{source} {cost!r}"
-        cost = import_dotted(cost, "cost")
+        cost = import_dotted(cost, source)
+        source = f"{source} {getattr(cost, '__qualname__', cost)!r}"
     if callable(cost):
         source = f"{source} callable {getattr(cost, '__qualname__', cost)!r} returned"
         cost = cost(request)

@@ -90,7 +90,8 @@ def check(
     keep timestamps; ``cache`` to the ``RATELIMIT_USE_CACHE`` cache. Returns
     None when the cache failed and the policy is to fail open.
     """
-    limits = overrides.applied(limits)
+    requested = overrides.applied(limits)
+    limits = list(dict.fromkeys(requested))  # the same rate twice is one counter, charged once
     store = store_for(cache if cache is not None else ratelimit_cache())
     _require(store, algorithm)
     app_now = clock.now() if now is None else now
@@ -106,11 +107,12 @@ def check(
     try:
         outcome = store.run(algorithm, batch)
     except CounterUnavailable as exc:
-        return apply_fail_policy(exc, len(limits))
-    return [
-        _usage(algorithm, slot, window, state, cost, outcome.counted, outcome.now_us)
-        for slot, window, state in zip(slots, windows, outcome.states, strict=True)
-    ]
+        return apply_fail_policy(exc, len(requested))
+    usages = {
+        limit: _usage(algorithm, slot, window, state, cost, outcome.counted, outcome.now_us)
+        for limit, slot, window, state in zip(limits, slots, windows, outcome.states, strict=True)
+    }
+    return [usages[limit] for limit in requested]
 
 
 def cache_keys(limits: Sequence[Limit], *, now: float | None = None) -> list[str]:
@@ -176,6 +178,7 @@ def _state_slot(limit: Limit, algorithm: str, prefix: str, hasher: HashFunction)
         group=limit.group,
         rate=str(rate),
         value=limit.value,
+        methods=limit.methods,
     )
     if algorithm == SLIDING_WINDOW:
         return Slot(key, rate.limit, rate.period)
@@ -261,7 +264,7 @@ def _sliding_usage(slot: Slot, state: SlotState, cost: int, counted: bool, now_u
         slot,
         count=math.ceil(sliding.estimate(shown, elapsed, period_us)),
         denied=denied,
-        reset_us=sliding.reset_after_us(shown, elapsed, period_us),
+        reset_us=sliding.reset_after_us(stored, elapsed, period_us),
         retry_us=sliding.retry_after_us(stored, max(cost, 1), slot.limit, elapsed, period_us),
     )
 
@@ -278,7 +281,7 @@ def _token_bucket_usage(
         slot,
         count=gcra.used(shown, now_us, interval),
         denied=denied,
-        reset_us=max(0, shown - now_us),
+        reset_us=max(0, stored - now_us),
         retry_us=gcra.retry_after_us(next_request, now_us, interval, slot.limit),
     )
 

@@ -16,6 +16,7 @@ are admitted (N per aligned window, and no 2N burst at a window edge).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -55,19 +56,41 @@ def retry_after_us(
 ) -> int:
     """Microseconds until a request of ``cost`` would be admitted, if nothing else arrives.
 
-    Exact: solved in integers, so the check at ``now + retry_after`` admits.
+    Solved in integers, then moved to the exact microsecond :func:`allows`
+    (which decides in floating point, as the Redis script does) first admits.
     """
+    to_next_window = period_us - elapsed_us
     room = limit - counts.current - cost
     if room >= 0:
         if counts.previous == 0:
             return 0
-        return max(0, period_us - elapsed_us - (room * period_us) // counts.previous)
-    to_next_window = period_us - elapsed_us
+        guess = max(0, to_next_window - (room * period_us) // counts.previous)
+        wait = _first_admitted(
+            guess, to_next_window, lambda x: allows(counts, cost, limit, elapsed_us + x, period_us)
+        )
+        if wait < to_next_window:
+            return wait
     room = limit - cost
     if room < 0:  # a cost above the limit is never admitted: report the window's end
         return to_next_window
-    # In the next window the current count becomes the previous one (current > room here).
-    return to_next_window + max(0, period_us - (room * period_us) // counts.current)
+    # In the next window the current count becomes the previous one.
+    following = SlidingCounts(counts.current, 0)
+    guess = max(0, period_us - (room * period_us) // max(counts.current, 1))
+    return to_next_window + _first_admitted(
+        guess, period_us, lambda x: allows(following, cost, limit, x, period_us)
+    )
+
+
+def _first_admitted(guess: int, end: int, admitted: Callable[[int], bool]) -> int:
+    """The first offset below ``end`` that is admitted, starting from the integer
+    solution ``guess`` (at most a microsecond or two from the float decision);
+    ``end`` when none is."""
+    wait = min(guess, end)
+    while wait > 0 and admitted(wait - 1):
+        wait -= 1
+    while wait < end and not admitted(wait):
+        wait += 1
+    return wait
 
 
 def reset_after_us(counts: SlidingCounts, elapsed_us: int, period_us: int) -> int:

@@ -45,7 +45,8 @@ def run_token_bucket(swapper: Swapper, batch: Batch, now_us: int) -> Outcome:
             state, allowed = _charge(swapper, slot, batch, now_us)
             states.append(state)
             if not allowed and not batch.count_denied:
-                _refund(swapper, batch.slots[:position], batch.cost)
+                if batch.cost:  # a peek charged nothing, so there is nothing to give back
+                    _refund(swapper, batch.slots[:position], batch.cost, now_us)
                 rest = batch.slots[position + 1 :]
                 states += [SlotState(swapper.gets(s.key)[0] or 0) for s in rest]
                 return Outcome(False, now_us, states)
@@ -66,14 +67,14 @@ def _charge(swapper: Swapper, slot: Slot, batch: Batch, now_us: int) -> tuple[Sl
     raise CounterUnavailable(f"{swapper.name}: {MAX_ATTEMPTS} compare-and-swap attempts lost")
 
 
-def _refund(swapper: Swapper, slots: Sequence[Slot], cost: int) -> None:
+def _refund(swapper: Swapper, slots: Sequence[Slot], cost: int, now_us: int) -> None:
     for slot in slots:
         for _ in range(MAX_ATTEMPTS):
             value, token = swapper.gets(slot.key)
             if value is None:
                 break
             refunded = value - cost * slot.interval_us
-            if swapper.swap(slot.key, refunded, token, _timeout(value, refunded)):
+            if swapper.swap(slot.key, refunded, token, _timeout(refunded, now_us)):
                 break
 
 
