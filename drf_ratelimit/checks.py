@@ -9,6 +9,11 @@ drf_ratelimit.E003     Error    the ratelimit cache is a DummyCache (never limit
 drf_ratelimit.E004     Error    the cache cannot increment atomically (db, file)
 drf_ratelimit.E005     Error    a configured rate or key does not parse
 drf_ratelimit.E006     Error    a DEFAULT_THROTTLE_RATES entry does not parse
+drf_ratelimit.E007     Error    RATELIMIT_ALGORITHM or RATELIMIT_COUNT_DENIED
+                                is not a valid value
+drf_ratelimit.E008     Error    an algorithm in use cannot run atomically on
+                                the ratelimit cache (the token bucket needs
+                                Redis, memcached or local memory)
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
 drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
@@ -21,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import InvalidCacheBackendError, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.filebased import FileBasedCache
@@ -30,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from drf_ratelimit import conf
+from drf_ratelimit.backends import store_for
 from drf_ratelimit.keys import key_function
 from drf_ratelimit.rates import is_dotted_path, parse_rates
 from drf_ratelimit.registry import DECLARATIONS
@@ -147,6 +154,51 @@ def _problem(key: Any, rate: Any) -> str | None:
     except ImproperlyConfigured as exc:
         return str(exc)
     return None
+
+
+@register(Tags.caches, "drf_ratelimit")
+def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse at start-up an algorithm the cache cannot run atomically (E007, E008).
+
+    Never silently race: a declared limit whose algorithm the cache's adapter
+    cannot run is an error here, and an ImproperlyConfigured at request time.
+    """
+    try:
+        conf.count_denied(False)
+        in_use = _algorithms_in_use()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="drf_ratelimit.E007")]
+    supported = _supported_algorithms()
+    if supported is None:
+        return []  # no usable cache: check_cache reports why
+    return [
+        Error(
+            f"{where}: the {algorithm!r} algorithm cannot run atomically on "
+            f"RATELIMIT_USE_CACHE={conf.cache_alias()!r}.",
+            hint="Use Redis, memcached or local memory, or another algorithm.",
+            id="drf_ratelimit.E008",
+        )
+        for where, algorithm in in_use
+        if algorithm not in supported
+    ]
+
+
+def _algorithms_in_use() -> list[tuple[str, str]]:
+    """(where, algorithm) for every declared limit and the project default."""
+    in_use = [
+        (d.where, d.algorithm if d.explicit else conf.algorithm(d.algorithm)) for d in DECLARATIONS
+    ]
+    project_default = conf.get("RATELIMIT_ALGORITHM")
+    if project_default is not None:
+        in_use.append(("RATELIMIT_ALGORITHM", conf.algorithm(project_default)))
+    return in_use
+
+
+def _supported_algorithms() -> frozenset[str] | None:
+    try:
+        return store_for(caches[conf.cache_alias()]).algorithms
+    except (InvalidCacheBackendError, ImproperlyConfigured, ImportError):
+        return None
 
 
 @register("drf_ratelimit")

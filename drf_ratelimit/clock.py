@@ -1,7 +1,9 @@
 """The time source, injectable so tests never sleep.
 
 Everything that needs "now" calls :func:`now`. Tests (and
-``drf_ratelimit.testing``) swap the source with :func:`use_clock`.
+``drf_ratelimit.testing``) swap the source with :func:`use_clock`. While a
+test clock is in use, the Redis scripts use it too instead of the server's
+``TIME`` (see :func:`injected`).
 """
 
 from __future__ import annotations
@@ -10,23 +12,34 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-_source: Callable[[], float] = time.time
+#: The host's clock. Replaced only to simulate a host whose clock is wrong.
+system_clock: Callable[[], float] = time.time
+_test_clock: Callable[[], float] | None = None
 
 
 def now() -> float:
     """Seconds since the epoch from the current time source."""
-    return _source()
+    return (_test_clock or system_clock)()
+
+
+def injected() -> bool:
+    """True inside :func:`use_clock`: the time is the test's, not the world's."""
+    return _test_clock is not None
 
 
 @contextmanager
 def use_clock(source: Callable[[], float]) -> Iterator[None]:
     """Read time from ``source`` inside the block (e.g. a FakeClock)."""
-    global _source
-    previous, _source = _source, source
+    global _test_clock
+    previous, _test_clock = _test_clock, source
     try:
         yield
     finally:
-        _source = previous
+        _test_clock = previous
+
+
+def to_microseconds(seconds: float) -> int:
+    return round(seconds * 1_000_000)
 
 
 class FakeClock:

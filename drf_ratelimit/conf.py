@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from drf_ratelimit.algorithms import parse_algorithm
 from drf_ratelimit.loading import import_dotted
 
 DEFAULTS: dict[str, Any] = {
@@ -32,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_TRUSTED_PROXIES": None,
     "RATELIMIT_PROXY_COUNT": None,
     "RATELIMIT_HEADERS": False,
+    "RATELIMIT_ALGORITHM": None,
+    "RATELIMIT_COUNT_DENIED": None,
 }
 
 _MISSING = object()
@@ -143,6 +146,31 @@ def proxy_count() -> int | None:
         value, setting = drf_setting("NUM_PROXIES"), "REST_FRAMEWORK['NUM_PROXIES']"
     if value is not None and (type(value) is not int or value < 0):
         raise ImproperlyConfigured(f"{setting}={value!r} must be None or a non-negative integer")
+    return value
+
+
+def algorithm(fallback: str) -> str:
+    """``RATELIMIT_ALGORITHM``, or ``fallback`` (the caller's own default) when unset.
+
+    Unset, the decorator counts in django-ratelimit's fixed window and the
+    throttles in a sliding window (see docs/algorithms.md).
+    """
+    value = get("RATELIMIT_ALGORITHM")
+    return fallback if value is None else parse_algorithm(value, "RATELIMIT_ALGORITHM")
+
+
+def count_denied(fallback: bool) -> bool:
+    """``RATELIMIT_COUNT_DENIED``: charge denied requests too; ``fallback`` when unset.
+
+    Unset, only django-ratelimit's own fixed window (the decorator and
+    ``is_ratelimited``) charges them, as django-ratelimit does; the throttles
+    and the other algorithms never do, so retrying never extends a lockout.
+    """
+    value = get("RATELIMIT_COUNT_DENIED")
+    if value is None:
+        return fallback
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"RATELIMIT_COUNT_DENIED={value!r} must be None, True or False")
     return value
 
 

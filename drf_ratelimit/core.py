@@ -4,17 +4,21 @@ Same signatures, defaults and evaluation order as django-ratelimit 4.1, so a
 project migrates by changing the import. The differences are fixes: malformed
 rates are ImproperlyConfigured, cache failures follow RATELIMIT_FAIL_OPEN
 instead of raising, ``method=None`` means every method, and counting is one
-atomic round trip on Redis.
+atomic round trip on Redis. Keyword-only extras choose the ``algorithm``, a
+request's ``cost``, whether denied requests are charged (``count_denied``)
+and the token bucket's ``burst``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from drf_ratelimit import conf
+from drf_ratelimit.algorithms import FIXED_WINDOW, parse_algorithm, parse_burst, parse_cost
 from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.groups import group_for
 from drf_ratelimit.keys import key_value
@@ -41,17 +45,33 @@ def get_usage(
     rate: Any = None,
     method: MethodSpec = ALL,
     increment: bool = False,
+    *,
+    algorithm: str | None = None,
+    cost: Any = 1,
+    count_denied: bool | None = None,
+    burst: int | None = None,
 ) -> Usage | None:
     """Usage of the limit for this request, or None when no limit applies.
 
-    With ``increment=True`` the request is counted. ``should_limit`` is
+    With ``increment=True`` the request is charged ``cost`` (an int, or a
+    callable of the request, or its dotted path). In the fixed window a
+    denied request is charged too, as in django-ratelimit, unless
+    ``count_denied`` or ``RATELIMIT_COUNT_DENIED`` says otherwise; the other
+    algorithms never charge one by default. ``should_limit`` is
     ``count > limit``, so a peek (``increment=False``) after exactly ``limit``
-    hits reports "not limited", as in django-ratelimit.
+    hits reports "not limited", as in django-ratelimit. ``algorithm`` defaults
+    to ``RATELIMIT_ALGORITHM``, else the fixed window.
     """
     limit = resolve_limit(request, group=group, fn=fn, key=key, rate=rate, method=method)
     if limit is None:
         return None
-    usages = check([limit], delta=1 if increment else 0)
+    if burst is not None:
+        limit = replace(limit, burst=parse_burst(burst, "burst"))
+    algorithm = _algorithm(algorithm)
+    if count_denied is None:
+        count_denied = conf.count_denied(fallback=algorithm == FIXED_WINDOW)
+    cost = resolve_cost(cost, request) if increment else 0
+    usages = check([limit], cost, algorithm=algorithm, count_denied=count_denied)
     return None if usages is None else usages[0]
 
 
@@ -63,9 +83,26 @@ def is_ratelimited(
     rate: Any = None,
     method: MethodSpec = ALL,
     increment: bool = False,
+    *,
+    algorithm: str | None = None,
+    cost: Any = 1,
+    count_denied: bool | None = None,
+    burst: int | None = None,
 ) -> bool:
     """True when the request is over the limit (and counts it if ``increment``)."""
-    usage = get_usage(request, group, fn, key, rate, method, increment)
+    usage = get_usage(
+        request,
+        group,
+        fn,
+        key,
+        rate,
+        method,
+        increment,
+        algorithm=algorithm,
+        cost=cost,
+        count_denied=count_denied,
+        burst=burst,
+    )
     return False if usage is None else usage.should_limit
 
 
@@ -106,6 +143,23 @@ def resolve_rates(rate: Any, group: str, request: Any, source: str = "rate") -> 
     """Like :func:`resolve_rate`, for specs that may also be lists of rates (throttles)."""
     rate, source = _call_rate(rate, group, request, source)
     return parse_rates(rate, source=source)
+
+
+def _algorithm(algorithm: str | None) -> str:
+    if algorithm is None:
+        return conf.algorithm(FIXED_WINDOW)
+    return parse_algorithm(algorithm, "algorithm")
+
+
+def resolve_cost(cost: Any, request: Any, source: str = "cost") -> int:
+    """A literal cost, or what a callable (or dotted path) of the request returns."""
+    if isinstance(cost, str) and is_dotted_path(cost):
+        cost = import_dotted(cost, source)
+        source = f"{source} {getattr(cost, '__qualname__', cost)!r}"
+    if callable(cost):
+        source = f"{source} callable {getattr(cost, '__qualname__', cost)!r} returned"
+        cost = cost(request)
+    return parse_cost(cost, source)
 
 
 def _call_rate(rate: Any, group: str, request: Any, source: str) -> tuple[Any, str]:

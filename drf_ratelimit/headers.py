@@ -43,10 +43,11 @@ def policy_names(base: str, periods: Sequence[int]) -> list[str]:
 def rate_limit_headers(policies: Sequence[Policy]) -> dict[str, str]:
     """The two header fields for these policies, or nothing when none can be reported.
 
-    When the request was denied, ``RateLimit`` reports the exhausted quota of a
-    denying throttle with the latest reset. That is exactly the wait the
-    throttle gave DRF, so ``Retry-After`` (the largest wait, rounded up) is
-    never earlier than ``t``.
+    When the request was denied, ``RateLimit`` reports the denying quota with
+    the latest retry time, and ``t`` is that retry time. That is exactly the
+    wait the throttle gave DRF, so ``Retry-After`` (the largest wait, rounded
+    up) is never earlier than ``t``. Otherwise ``t`` is the time until the
+    whole quota is back.
     """
     known = [policy for policy in policies if not policy.usage.failed]
     if not known:
@@ -57,9 +58,9 @@ def rate_limit_headers(policies: Sequence[Policy]) -> dict[str, str]:
         _item(name, {"q": policy.usage.limit, "w": policy.usage.period}) for name, policy in named
     ]
     name, policy = _most_restrictive(named)
-    status: ListType = [
-        _item(name, {"r": policy.usage.remaining, "t": math.ceil(policy.usage.reset_after)})
-    ]
+    usage = policy.usage
+    until = usage.retry_after if policy.denied and usage.should_limit else usage.reset_after
+    status: ListType = [_item(name, {"r": usage.remaining, "t": math.ceil(until)})]
     return {POLICY_HEADER: http_sf.ser(listed), STATUS_HEADER: http_sf.ser(status)}
 
 
@@ -68,9 +69,9 @@ def _item(name: str, params: ParamsType) -> ItemType:
 
 
 def _most_restrictive(named: list[tuple[str, Policy]]) -> tuple[str, Policy]:
-    blocking = [item for item in named if item[1].denied and item[1].usage.exhausted]
+    blocking = [item for item in named if item[1].denied and item[1].usage.should_limit]
     if blocking:
-        return max(blocking, key=lambda item: item[1].usage.reset_after)
+        return max(blocking, key=lambda item: item[1].usage.retry_after)
     return min(named, key=lambda item: (item[1].usage.remaining, -item[1].usage.reset_after))
 
 

@@ -7,10 +7,12 @@
   names: same scopes, settings, cache-key strings and error messages, with
   the extended rate grammar and settings read per request.
 
-Every throttle makes one atomic check-and-increment for all its rates (one
-round trip on Redis). Windows are clock-aligned, so :meth:`wait` is the exact
-time to the reset. Like DRF, every throttle counts every request that reaches
-it, including one another throttle denies (see docs/throttles.md).
+Every throttle makes one atomic check for all its rates (one round trip on
+Redis), charging all of them or none. The default algorithm is the sliding
+window (``RATELIMIT_ALGORITHM`` or a class's ``algorithm`` changes it), which
+of the three is the closest to DRF's "at most N in any period"; see
+docs/algorithms.md for the measurements. :meth:`wait` is exact. Like DRF,
+every throttle counts a request another throttle denies (see docs/throttles.md).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from drf_ratelimit import clock, conf
-from drf_ratelimit.core import resolve_rates
+from drf_ratelimit.algorithms import (
+    SLIDING_WINDOW,
+    parse_algorithm,
+    parse_burst,
+    parse_count_denied,
+    parse_literal_cost,
+)
+from drf_ratelimit.core import resolve_cost, resolve_rates
 from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.groups import view_class_name
 from drf_ratelimit.headers import Policy, policy_names, rate_limit_headers
@@ -40,6 +49,7 @@ from drf_ratelimit.methods import (
 )
 from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
 from drf_ratelimit.registry import declare
+from drf_ratelimit.signals import send_request_limited
 from drf_ratelimit.usage import Usage
 
 __all__ = [
@@ -64,11 +74,46 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     cache: ClassVar[BaseCache | None] = None
     scope: str | None = None
+    #: ``'fixed-window'``, ``'sliding-window'`` or ``'token-bucket'``; None:
+    #: ``RATELIMIT_ALGORITHM``, else the sliding window.
+    algorithm: str | None = None
+    #: What a request counts as: an int, or a callable of the request (or its
+    #: dotted path). Override :meth:`get_cost` for anything else.
+    cost: Any = 1
+    #: Charge denied requests too (brute-force defence); None: ``RATELIMIT_COUNT_DENIED``.
+    count_denied: bool | None = None
+    #: The token bucket's size; None: each rate's own limit.
+    burst: int | None = None
     #: The usage of each rate after the last check (empty when nothing was counted).
     usages: Sequence[Usage] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("cost"), types.FunctionType):  # not a method
+            cls.cost = staticmethod(cls.__dict__["cost"])
+        _validate_options(cls)
+        key, rate = cls._declared_key_and_rate()
+        explicit = cls.algorithm is not None
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        declare(where, key, rate, cls.algorithm or SLIDING_WINDOW, explicit)
+
+    @classmethod
+    def _declared_key_and_rate(cls) -> tuple[Any, Any]:
+        """What the system checks parse at start-up (DRF-style classes may
+        parse their own rates, so by default nothing)."""
+        return None, None
+
     def timer(self) -> float:
         return clock.now()
+
+    def get_algorithm(self) -> str:
+        if self.algorithm is None:
+            return conf.algorithm(SLIDING_WINDOW)
+        return parse_algorithm(self.algorithm, f"{type(self).__name__}.algorithm")
+
+    def get_cost(self, request: Request) -> int:
+        """What this request counts as against every rate of this throttle."""
+        return resolve_cost(self.cost, request, f"{type(self).__name__}.cost")
 
     @property
     def THROTTLE_RATES(self) -> dict[str, Any]:
@@ -91,13 +136,34 @@ class BaseRatelimitThrottle(BaseThrottle):
         if not limits:
             return True
         self.now = self.timer()
-        usages = check(limits, now=self.now, cache=self.cache)
+        usages = check(
+            limits,
+            self.get_cost(request),
+            algorithm=self.get_algorithm(),
+            count_denied=conf.count_denied(False)
+            if self.count_denied is None
+            else self.count_denied,
+            now=self._decision_time(),
+            cache=self.cache,
+        )
         if usages is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
             return True
         self.usages = usages
         allowed = not any(usage.should_limit for usage in usages)
         _publish_headers(request, view, self._policies(limits, usages, denied=not allowed))
-        return self.throttle_success() if allowed else self.throttle_failure()
+        if allowed:
+            return self.throttle_success()
+        send_request_limited(
+            type(self), request=request, view=view, group=self.policy_name(), usages=usages
+        )
+        return self.throttle_failure()
+
+    def _decision_time(self) -> float | None:
+        """The time to decide with: a subclass's own ``timer()`` (as in DRF's
+        tests), else None, so the engine may use the Redis server's clock."""
+        if getattr(self.timer, "__func__", None) is BaseRatelimitThrottle.timer:
+            return None
+        return self.now
 
     def throttle_success(self) -> bool:
         """Called after a counted request was allowed; DRF's hook, kept for subclasses."""
@@ -115,13 +181,14 @@ class BaseRatelimitThrottle(BaseThrottle):
         return client_ip(request)
 
     def wait(self) -> float | None:
-        """Seconds until every exhausted rate of this throttle has reset.
+        """Seconds until a request like the last one would be admitted by every rate.
 
-        Exact for the fixed window and never zero. None when the cache failed
-        (fail-closed): nobody knows when it will be back.
+        Exact for every algorithm, and never 0 while a rate is exhausted. None
+        when nothing is exhausted, and when the cache failed (fail-closed):
+        nobody knows when it will be back.
         """
-        waits = [usage.reset_after for usage in self.usages if usage.exhausted and not usage.failed]
-        return max(waits, default=None)
+        waits = [usage.retry_after for usage in self.usages if not usage.failed]
+        return max(waits, default=0.0) or None
 
     def _policies(self, limits: list[Limit], usages: list[Usage], denied: bool) -> list[Policy]:
         names = policy_names(self.policy_name(), [limit.rate.period for limit in limits])
@@ -143,6 +210,16 @@ def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> Non
     accumulated = [*getattr(request, _POLICIES_ATTR, ()), *policies]
     setattr(request, _POLICIES_ATTR, accumulated)
     headers.update(rate_limit_headers(accumulated))
+
+
+def _validate_options(cls: type[BaseRatelimitThrottle]) -> None:
+    """Literal options fail when the class is defined, not on the first request."""
+    name = cls.__name__
+    if cls.algorithm is not None:
+        parse_algorithm(cls.algorithm, f"{name}.algorithm")
+    parse_literal_cost(cls.cost, f"{name}.cost")
+    parse_count_denied(cls.count_denied, f"{name}.count_denied")
+    parse_burst(cls.burst, f"{name}.burst")
 
 
 class RatelimitThrottle(BaseRatelimitThrottle):
@@ -170,12 +247,15 @@ class RatelimitThrottle(BaseRatelimitThrottle):
     scope: str | None = "ratelimit"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
         for name in ("key", "rate"):  # a function in the class body is not a method
             if isinstance(cls.__dict__.get(name), types.FunctionType):
                 setattr(cls, name, staticmethod(cls.__dict__[name]))
         _validate_literals(cls)
-        declare(f"{cls.__module__}.{cls.__qualname__}", cls.key, cls.rate)
+        super().__init_subclass__(**kwargs)
+
+    @classmethod
+    def _declared_key_and_rate(cls) -> tuple[Any, Any]:
+        return cls.key, cls.rate
 
     def get_limits(self, request: Request, view: Any) -> list[Limit]:
         methods = normalise_method(self.method)
@@ -189,7 +269,10 @@ class RatelimitThrottle(BaseRatelimitThrottle):
             return []
         part = method_key_part(methods)
         counter = "\0".join((self.group or self._own_counter(view_name), part))
-        return [Limit(counter, rate, value, methods=part, aligned=True) for rate in rates]
+        return [
+            Limit(counter, rate, value, methods=part, aligned=True, burst=self.burst)
+            for rate in rates
+        ]
 
     def _own_counter(self, view_name: str) -> str:
         """Without a ``group``, each (view, throttle class) pair counts on its own,
@@ -273,7 +356,7 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         if self.key is None:
             return []
         group = self.scope or type(self).__qualname__
-        return [Limit(group, rate, self.key, aligned=True) for rate in self.rates]
+        return [Limit(group, rate, self.key, aligned=True, burst=self.burst) for rate in self.rates]
 
     def _ident_or_pk(self, request: Request) -> str:
         user = getattr(request, "user", None)
@@ -322,16 +405,15 @@ class ScopedRateThrottle(SimpleRateThrottle):
     scope_attr = "throttle_scope"
 
     def __init__(self) -> None:
-        """The rate depends on the view, so it is resolved in :meth:`allow_request`."""
+        """The rate depends on the view, so it is resolved in :meth:`get_limits`."""
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        self.usages = []
+    def get_limits(self, request: Request, view: Any) -> list[Limit]:
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return True
+            return []
         self.rate = None
         self._resolve_rate()
-        return super().allow_request(request, view)
+        return super().get_limits(request, view)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}

@@ -13,9 +13,12 @@ _FIELDS = ("count", "limit", "should_limit", "time_left")
 class Usage(Mapping[str, object]):
     """Usage of one limit by one client.
 
-    ``count`` is the counter after this request; ``should_limit`` is
-    ``count > limit``; ``time_left`` is whole seconds until the window resets,
-    as django-ratelimit reports it, and ``reset_after`` the exact seconds.
+    ``count`` is the counter after this request (for the sliding window the
+    weighted estimate, rounded up; for the token bucket the tokens in use);
+    ``should_limit`` is ``count > limit``. ``reset_after`` is the exact seconds
+    until the whole quota is back and ``retry_after`` until a request like this
+    one would be admitted (0 when it was). ``time_left`` is the whole seconds
+    django-ratelimit reports: until the reset, or the retry when limited.
     ``failed`` marks the fail-closed answer given when the cache was down.
     """
 
@@ -26,6 +29,7 @@ class Usage(Mapping[str, object]):
     period: int = 0
     failed: bool = False
     reset_after: float = 0.0
+    retry_after: float = 0.0
 
     @property
     def exhausted(self) -> bool:

@@ -11,8 +11,9 @@ import pytest
 from django.core.cache.backends.base import memcache_key_warnings
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.crc import key_slot
 
-from drf_ratelimit.cachekeys import fixed_window_cache_key, throttle_cache_key
+from drf_ratelimit.cachekeys import fixed_window_cache_key, state_cache_key, throttle_cache_key
 from drf_ratelimit.methods import ALL, method_key_part
 from drf_ratelimit.rates import parse_rate
 
@@ -23,6 +24,8 @@ LONG_TEXT = st.text(
     st.characters(codec=None, categories=None, exclude_categories=[]), min_size=1, max_size=16
 ).map(lambda chunk: (chunk * (10_240 // len(chunk) + 1))[:10_240])
 SHA256_KEY = re.compile(r"rl:[0-9a-f]{64}")
+#: A throttle or state key: the Redis Cluster hash tag, then the digest.
+TAGGED_KEY = re.compile(r"rl:\{[0-9a-f]{16}\}[0-9a-f]{64}")
 
 
 def _key(
@@ -203,20 +206,59 @@ _THROTTLE_BASE: dict[str, Any] = {
 }
 
 
-def test_throttle_key_is_the_tagged_separated_hash() -> None:
-    material = "drf_ratelimit.throttle\0anon\x005/60s\0throttle_anon_1.2.3.4\x001699999980"
-    expected = "rl:" + hashlib.sha256(material.encode()).hexdigest()
+def test_throttle_key_is_the_slot_tag_then_the_separated_hash() -> None:
+    tag = hashlib.sha256(b"drf_ratelimit.slot\0anon\0throttle_anon_1.2.3.4").hexdigest()[:16]
+    material = "drf_ratelimit\0throttle\x005/60s\x001699999980\0anon\0throttle_anon_1.2.3.4"
+    expected = "rl:{" + tag + "}" + hashlib.sha256(material.encode()).hexdigest()
     assert _throttle_key() == expected
 
 
 def test_throttle_key_is_stable() -> None:
     assert _throttle_key() == _throttle_key()
-    assert SHA256_KEY.fullmatch(_throttle_key())
+    assert TAGGED_KEY.fullmatch(_throttle_key())
 
 
 def test_throttle_key_uses_the_configured_prefix_and_hasher() -> None:
     key = _throttle_key(hasher=hashlib.md5, prefix="custom-")
-    assert re.fullmatch(r"custom-[0-9a-f]{32}", key)
+    assert re.fullmatch(r"custom-\{[0-9a-f]{16}\}[0-9a-f]{32}", key)
+
+
+def _state_key(algorithm: str = "sliding-window", rate: str = "5/60s", **parts: str) -> str:
+    return state_cache_key(
+        prefix="rl:",
+        hasher=hashlib.sha256,
+        algorithm=algorithm,
+        group=parts.get("group", "anon"),
+        rate=rate,
+        value=parts.get("value", "1.2.3.4"),
+    )
+
+
+def test_every_key_of_one_check_shares_a_redis_cluster_slot() -> None:
+    """Keys of one client and group (one per rate, any window) share a hash tag,
+    so one script may touch them all on a Redis Cluster."""
+    keys = [
+        _state_key(rate="5/60s"),
+        _state_key(rate="100/3600s"),
+        _state_key("token-bucket", rate="5/1s"),
+        _throttle_key(group="anon", value="1.2.3.4", rate="5/60s"),
+        _throttle_key(group="anon", value="1.2.3.4", rate="9/1s", window_start=7),
+    ]
+    assert len({key_slot(key.encode()) for key in keys}) == 1
+    assert key_slot(_state_key(value="1.2.3.5").encode()) != key_slot(keys[0].encode())
+
+
+def test_the_algorithm_is_part_of_the_state_key() -> None:
+    """Switching algorithms never reads a value of another shape (WRONGTYPE)."""
+    assert _state_key("sliding-window") != _state_key("token-bucket")
+    assert TAGGED_KEY.fullmatch(_state_key())
+
+
+@given(value=ANY_TEXT, group=ANY_TEXT)
+def test_property_state_key_is_always_memcached_safe(value: str, group: str) -> None:
+    key = _state_key(group=group, value=value)
+    assert TAGGED_KEY.fullmatch(key)
+    assert list(memcache_key_warnings(key)) == []
 
 
 @pytest.mark.parametrize(
@@ -277,13 +319,13 @@ def test_separators_prevent_ambiguous_concatenations(
 @given(value=ANY_TEXT, group=ANY_TEXT)
 def test_property_throttle_key_is_always_memcached_safe(value: str, group: str) -> None:
     key = _throttle_key(group=group, value=value)
-    assert SHA256_KEY.fullmatch(key)
+    assert TAGGED_KEY.fullmatch(key)
     assert list(memcache_key_warnings(key)) == []
 
 
 @given(value=LONG_TEXT)
 def test_property_long_values_give_a_short_throttle_key(value: str) -> None:
-    assert SHA256_KEY.fullmatch(_throttle_key(value=value))
+    assert TAGGED_KEY.fullmatch(_throttle_key(value=value))
 
 
 @given(

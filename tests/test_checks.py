@@ -11,6 +11,7 @@ from django.core.checks.registry import registry as check_registry
 
 from drf_ratelimit import registry
 from drf_ratelimit.checks import (
+    check_algorithms,
     check_cache,
     check_declared_limits,
     check_default_throttles,
@@ -290,3 +291,63 @@ def test_e005_a_throttle_class_with_a_dotted_rate_that_does_not_import() -> None
     assert ids(messages) == ["drf_ratelimit.E005"]
     assert "Login" in messages[0].msg
     assert "no_such_rate" in messages[0].msg
+
+
+# --- algorithms ------------------------------------------------------------------------------
+
+
+def test_e007_an_unknown_project_algorithm(settings: Any) -> None:
+    settings.RATELIMIT_ALGORITHM = "leaky-bucket"
+    messages = check_algorithms()
+
+    assert ids(messages) == ["drf_ratelimit.E007"]
+    assert "RATELIMIT_ALGORITHM='leaky-bucket'" in messages[0].msg
+
+
+def test_e007_count_denied_must_be_a_bool(settings: Any) -> None:
+    settings.RATELIMIT_COUNT_DENIED = "yes"
+
+    assert ids(check_algorithms()) == ["drf_ratelimit.E007"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [
+        (LOCMEM, []),
+        ("django.core.cache.backends.redis.RedisCache", []),
+        ("django.core.cache.backends.memcached.PyMemcacheCache", []),
+        ("django.core.cache.backends.filebased.FileBasedCache", ["drf_ratelimit.E008"]),
+    ],
+)
+def test_e008_the_token_bucket_needs_a_cache_that_can_swap(
+    settings: Any, tmp_path: Any, backend: str, expected: list[str]
+) -> None:
+    use_cache(settings, backend, alias="limits", LOCATION=str(tmp_path))
+
+    @ratelimit(key="ip", rate="5/m", algorithm="token-bucket")
+    def view(request: Any) -> None: ...
+
+    @ratelimit(key="ip", rate="5/m", algorithm="sliding-window")
+    def other(request: Any) -> None: ...
+
+    messages = check_algorithms()
+    assert ids(messages) == expected
+    if expected:
+        assert "'token-bucket'" in messages[0].msg and "view" in messages[0].msg
+
+
+def test_e008_follows_the_project_default_for_limits_that_name_no_algorithm(
+    settings: Any, tmp_path: Any
+) -> None:
+    use_cache(
+        settings, "django.core.cache.backends.filebased.FileBasedCache", LOCATION=str(tmp_path)
+    )
+
+    @ratelimit(key="ip", rate="5/m")
+    def view(request: Any) -> None: ...
+
+    assert check_algorithms() == []
+    settings.RATELIMIT_ALGORITHM = "token-bucket"
+    messages = check_algorithms()
+    assert ids(messages) == ["drf_ratelimit.E008", "drf_ratelimit.E008"]
+    assert {m.msg.split(":")[0] for m in messages} >= {"RATELIMIT_ALGORITHM"}

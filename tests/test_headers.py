@@ -26,6 +26,7 @@ from drf_ratelimit.usage import FAIL_CLOSED, Usage
 
 
 def usage(count: int, limit: int, period: int, reset_after: float) -> Usage:
+    """A fixed window's usage: an exhausted one admits the next request at the reset."""
     return Usage(
         count=count,
         limit=limit,
@@ -33,6 +34,7 @@ def usage(count: int, limit: int, period: int, reset_after: float) -> Usage:
         time_left=math.ceil(reset_after),
         period=period,
         reset_after=reset_after,
+        retry_after=reset_after if count >= limit else 0.0,
     )
 
 
@@ -267,11 +269,13 @@ def test_property_any_policies_give_parseable_lists(policies: list[Policy]) -> N
 class Burst(UserRateThrottle):
     rate = "3/sec"
     scope = "burst"
+    algorithm = "fixed-window"  # whole-second resets, as the test names them
 
 
 class Sustained(UserRateThrottle):
     rate = "6/min"
     scope = "sustained"
+    algorithm = "fixed-window"
 
 
 class TwoThrottlesView(APIView):

@@ -77,12 +77,19 @@ def from_ip(ip: str = "1.2.3.4", method: str = "get") -> HttpRequest:
     ids=["get_usage", "is_ratelimited", "ratelimit"],
 )
 def test_signatures_match(ours: Callable[..., Any], theirs: Callable[..., Any]) -> None:
+    """django-ratelimit's parameters, in its order with its defaults; our
+    extras (algorithm, cost...) are keyword-only, so no call can change meaning."""
+
     def shape(function: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
         return [
             (p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()
         ]
 
-    assert shape(ours) == shape(theirs)
+    theirs_shape = shape(theirs)
+    assert shape(ours)[: len(theirs_shape)] == theirs_shape
+    extras = shape(ours)[len(theirs_shape) :]
+    assert [name for name, _, _ in extras] == ["algorithm", "cost", "count_denied", "burst"]
+    assert {kind for _, kind, _ in extras} == {inspect.Parameter.KEYWORD_ONLY}
     assert ours.ALL == theirs.ALL  # type: ignore[attr-defined]
     assert ours.UNSAFE == theirs.UNSAFE  # type: ignore[attr-defined]
 

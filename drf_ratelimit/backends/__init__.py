@@ -1,15 +1,15 @@
-"""Cache adapters: atomic counting on each cache backend we accept.
+"""Cache adapters: each algorithm, atomically, on each cache backend we accept.
 
-:func:`counter_for` picks the cheapest atomic strategy for a Django cache:
+:func:`store_for` picks the cheapest atomic strategy for a Django cache:
 
-=============================  ==========================================  =====================
-backend                        how                                         round trips per check
-=============================  ==========================================  =====================
-django-redis ``RedisCache``    one Lua script (SET NX EX + INCRBY)         1
-Django's ``RedisCache``        one Lua script (SET NX EX + INCRBY)         1
-PyMemcache / PyLibMC           ``incr``; ``add`` only when the key is new  1 (2-3 on a new key)
-LocMem and anything else       ``add`` then ``incr``                       in-process
-=============================  ==========================================  =====================
+=========================  ===============================  ====================  =============
+backend                    fixed / sliding window           token bucket          round trips
+=========================  ===============================  ====================  =============
+django-redis, RedisCache   one Lua script                   one Lua script        1
+PyMemcache / PyLibMC       ``incr`` (``add`` on a new key)  ``gets`` + ``cas``     1 per key
+LocMem                     ``add`` + ``incr``               a lock                in-process
+anything else              ``add`` + ``incr``               refused (E007)        -
+=========================  ===============================  ====================  =============
 """
 
 from __future__ import annotations
@@ -17,37 +17,42 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils.connection import ConnectionProxy
 
-from drf_ratelimit.backends.base import Counter, WindowHit
+from drf_ratelimit.backends.base import Batch, Outcome, Slot, SlotState, Store, WindowHit
+from drf_ratelimit.backends.counting import CounterStore
 from drf_ratelimit.backends.generic import AddIncrCounter
 from drf_ratelimit.backends.memcached import MemcachedCounter, is_memcached
-from drf_ratelimit.backends.redis import redis_counter
+from drf_ratelimit.backends.redis import redis_store
+from drf_ratelimit.backends.swap import LocMemSwapper, MemcachedSwapper
 
-__all__ = ["Counter", "WindowHit", "counter_for"]
+__all__ = ["Batch", "Outcome", "Slot", "SlotState", "Store", "WindowHit", "store_for"]
 
-_COUNTERS: WeakKeyDictionary[BaseCache, Counter] = WeakKeyDictionary()
+_STORES: WeakKeyDictionary[BaseCache, Store] = WeakKeyDictionary()
 
 
-def counter_for(cache: BaseCache) -> Counter:
-    """The counting adapter for ``cache`` (built once per cache object).
+def store_for(cache: BaseCache) -> Store:
+    """The store for ``cache`` (built once per cache object).
 
     ``django.core.cache.cache`` is a proxy that hides the backend's class, so it
     is resolved to the real cache object first.
     """
     if isinstance(cache, ConnectionProxy):
         cache = cache._connections[cache._alias]
-    counter = _COUNTERS.get(cache)
-    if counter is None:
-        counter = _select(cache)
-        _COUNTERS[cache] = counter
-    return counter
+    store = _STORES.get(cache)
+    if store is None:
+        store = _select(cache)
+        _STORES[cache] = store
+    return store
 
 
-def _select(cache: BaseCache) -> Counter:
-    redis = redis_counter(cache)
+def _select(cache: BaseCache) -> Store:
+    redis = redis_store(cache)
     if redis is not None:
         return redis
     if is_memcached(cache):
-        return MemcachedCounter(cache)
-    return AddIncrCounter(cache)
+        return CounterStore(MemcachedCounter(cache), MemcachedSwapper(cache))
+    if isinstance(cache, LocMemCache):
+        return CounterStore(AddIncrCounter(cache), LocMemSwapper(cache))
+    return CounterStore(AddIncrCounter(cache))

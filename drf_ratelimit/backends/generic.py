@@ -24,10 +24,17 @@ class DjangoCacheCounter:
 
     def count(self, hits: Sequence[WindowHit]) -> list[int]:
         with unavailable_on_error(self.name):
-            return [self._count_one(hit) for hit in hits]
+            return [self._count_one(hit) if hit.delta >= 0 else self._refund(hit) for hit in hits]
 
     def _count_one(self, hit: WindowHit) -> int:
         raise NotImplementedError
+
+    def _refund(self, hit: WindowHit) -> int:
+        """Give back an earlier hit; a key that has gone meanwhile has nothing to give back."""
+        try:
+            return as_count(self.cache.decr(hit.key, -hit.delta))
+        except ValueError:
+            return 0
 
 
 class AddIncrCounter(DjangoCacheCounter):

@@ -5,6 +5,7 @@ The counters live in local memory by default (no server needed). Set
 which is what a deployment with several worker processes needs.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -41,7 +42,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 TEMPLATES: list[dict[str, object]] = []
 
+# --8<-- [start:caches]
 if os.environ.get("REDIS_URL"):
+    # Shared, atomic counters for any number of worker processes.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -50,8 +53,11 @@ if os.environ.get("REDIS_URL"):
         }
     }
 else:
+    # Local memory: fine for runserver; each process counts on its own.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# --8<-- [end:caches]
 
+# --8<-- [start:ratelimit]
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "example.views.too_many_requests"
 RATELIMIT_HEADERS = True
@@ -60,5 +66,18 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Every DRF view without its own throttle_classes: 100 requests per 15 minutes per IP.
     "DEFAULT_THROTTLE_CLASSES": ["drf_ratelimit.throttles.AnonRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "100/15m"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "100/15m",
+        "uploads": ["3/m", "50/d"],  # ScopedRateThrottle: a burst and a sustained rate
+    },
 }
+# --8<-- [end:ratelimit]
+
+# The OpenAPI schema at /api/schema/ when drf-spectacular is installed (pip install
+# -e '.[openapi]'); throttled views document their 429 and headers.
+SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
+if SPECTACULAR:
+    INSTALLED_APPS.append("drf_spectacular")
+    # --8<-- [start:spectacular]
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_ratelimit.openapi.RatelimitAutoSchema"
+    # --8<-- [end:spectacular]

@@ -93,7 +93,8 @@ def test_redis_steady_state_is_one_evalsha_per_check(observer: redis.Redis) -> N
             assert hit(request) is False
 
     # One EVALSHA per check and nothing else from the client; SET and INCRBY
-    # are the script body, executed on the server within each EVALSHA.
+    # are the script body, executed on the server within each EVALSHA (the
+    # decorator charges every request, as django-ratelimit does: no GET first).
     assert commands == {"evalsha": N, "set": N, "incrby": N}
     # ... over the pooled connection: not one new connection (the counter was reset too).
     assert observer.info("stats")["total_connections_received"] == 0
@@ -139,35 +140,61 @@ def burst_and_sustained() -> list[Limit]:
     ]
 
 
-def test_redis_several_limits_in_one_check_are_one_evalsha(observer: redis.Redis) -> None:
+#: What each algorithm's script runs on the server for a check of two limits.
+#: (Under the test clock the scripts take the time from the engine; without
+#: one they add a TIME: see test_algorithms.py.)
+SCRIPT_BODIES = {
+    "fixed-window": {"get": 2, "set": 2, "incrby": 2},
+    "sliding-window": {"hmget": 2, "hset": 2, "pexpire": 2},
+    "token-bucket": {"get": 2, "set": 2},
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(SCRIPT_BODIES))
+def test_redis_several_limits_in_one_check_are_one_evalsha(
+    observer: redis.Redis, algorithm: str
+) -> None:
     limits = burst_and_sustained()
-    check(limits)
+    check(limits, algorithm=algorithm)
 
     with redis_commands(observer) as commands:
-        usages = check(limits)
+        usages = check(limits, algorithm=algorithm)
 
     assert usages is not None
     assert [u.count for u in usages] == [2, 2]
-    assert commands == {"evalsha": 1, "set": 2, "incrby": 2}
+    assert commands == {"evalsha": 1, **SCRIPT_BODIES[algorithm]}
 
 
-def test_redis_reloads_the_script_after_script_flush(observer: redis.Redis) -> None:
-    request = client_request()
-    hit(request)
+@pytest.mark.parametrize("algorithm", sorted(SCRIPT_BODIES))
+def test_redis_reloads_the_script_after_script_flush(observer: redis.Redis, algorithm: str) -> None:
+    limits = burst_and_sustained()
+    check(limits, algorithm=algorithm)
     observer.script_flush()
 
     with redis_commands(observer) as after_flush:
-        usage = check([Limit(group="rt", rate=parsed_rate("1000/h"), value="10.1.2.3")])
-    # The check succeeded and kept counting on the same key.
-    assert usage is not None
-    assert usage[0].count == 2
-    assert not usage[0].failed
+        usages = check(limits, algorithm=algorithm)
+    # The check succeeded and kept counting on the same keys.
+    assert usages is not None
+    assert [u.count for u in usages] == [2, 2]
+    assert not usages[0].failed
     # EVALSHA answered NOSCRIPT, then one EVAL ran (and reloaded) the script.
-    assert after_flush == {"evalsha": 1, "eval": 1, "set": 1, "incrby": 1}
+    assert after_flush == {"evalsha": 1, "eval": 1, **SCRIPT_BODIES[algorithm]}
 
     with redis_commands(observer) as next_check:
-        hit(request)
-    assert next_check == {"evalsha": 1, "set": 1, "incrby": 1}
+        check(limits, algorithm=algorithm)
+    assert next_check == {"evalsha": 1, **SCRIPT_BODIES[algorithm]}
+
+
+def test_redis_a_decorator_charging_denied_requests_skips_the_read(
+    observer: redis.Redis,
+) -> None:
+    """django-ratelimit's way (charge every request) needs no GET before INCRBY."""
+    hit(client_request())
+
+    with redis_commands(observer) as commands:
+        hit(client_request())
+
+    assert commands == {"evalsha": 1, "set": 1, "incrby": 1}
 
 
 # memcached ------------------------------------------------------------------
@@ -309,7 +336,8 @@ def test_redis_a_throttle_with_two_rates_is_one_evalsha_per_request(
         statuses = [throttled_get() for _ in range(5)]
 
     assert statuses == [200] * 5
-    assert commands == {"evalsha": 5, "set": 10, "incrby": 10}
+    # The throttles' default, the sliding window: one hash per rate.
+    assert commands == {"evalsha": 5, "hmget": 10, "hset": 10, "pexpire": 10}
 
 
 def test_memcached_a_throttle_with_two_rates_is_two_incrs_per_request(
@@ -321,4 +349,6 @@ def test_memcached_a_throttle_with_two_rates_is_two_incrs_per_request(
         statuses = [throttled_get() for _ in range(5)]
 
     assert statuses == [200] * 5
-    assert commands == {"incr_hits": 10}
+    # The sliding window: per rate, read the previous window (``incr 0`` on a key
+    # that does not exist yet) and add to the current one.
+    assert commands == {"incr_misses": 10, "incr_hits": 10}

@@ -8,4 +8,5 @@ urlpatterns = [
     path("ours-ratelimit/", views.OursRatelimitView.as_view()),
     path("default/", views.DefaultThrottleView.as_view()),
     path("drf/", views.DrfView.as_view()),
+    *(path(f"edge/{name}/", view) for name, view in views.EDGE_VIEWS.items()),
 ]

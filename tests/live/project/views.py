@@ -74,3 +74,28 @@ class DrfView(APIView):
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
+
+
+def _edge_view(algorithm: str) -> Any:
+    """A view throttled per IP at LIVE_LIMIT/h with one algorithm."""
+    throttle = type(
+        f"Edge{algorithm.title().replace('-', '')}Throttle",
+        (throttles.RatelimitThrottle,),
+        {"key": "ip", "rate": f"{settings.LIVE_LIMIT}/h", "scope": "edge", "algorithm": algorithm},
+    )
+    return type(
+        f"Edge{algorithm.title().replace('-', '')}View",
+        (HealthView,),
+        {"throttle_classes": (throttle,)},
+    ).as_view()
+
+
+class HealthView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+EDGE_VIEWS = {
+    algorithm: _edge_view(algorithm)
+    for algorithm in ("fixed-window", "sliding-window", "token-bucket")
+}
