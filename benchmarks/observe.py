@@ -86,10 +86,17 @@ class RedisObserver:
         return sum(1 for kind, peer in seen if kind != "lua" and peer != sentinel_peer)
 
     def set_counters(self, value: int) -> None:
+        """Fixed-window counters (integers) and the sliding window's current count
+        (field ``c`` of its hash). A token bucket's timestamp is left alone: its
+        cost does not depend on how full the bucket is."""
         for client in self.clients:
             for key in client.scan_iter(count=1000):
+                kind = client.type(key)
+                if kind == b"hash":
+                    client.hset(key, "c", value)
+                    continue
                 stored = client.get(key)
-                if stored is not None and stored.isdigit():
+                if stored is not None and stored.isdigit() and int(stored) < 10**12:
                     client.set(key, value, keepttl=True)
 
 

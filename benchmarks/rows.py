@@ -136,18 +136,38 @@ def ours(scenario: Scenario, name: str, make: Callable[[str], Check]) -> Row:
 
 
 def drf_ratelimit_rows(s: Scenario) -> list[Row]:
-    """Every drf_ratelimit entry point, fixed window: one line per configuration."""
+    """Every drf_ratelimit entry point and algorithm: one line per configuration.
+
+    The decorator and ``is_ratelimited`` count in the fixed window, the throttles
+    in the sliding window (their defaults)."""
     rate = s.parsed_rate()
     args = {"group": "bench", "key": "ip", "rate": s.rate, "increment": True}
     view = ratelimit(group="bench-view", key="ip", rate=s.rate, block=False)(plain_view)
     anon = type("BenchAnon", (throttles.AnonRateThrottle,), {"rate": s.rate})
     per_ip = type("BenchPerIp", (throttles.RatelimitThrottle,), {"rate": s.rate, "key": "ip"})
+    token = type(
+        "BenchToken",
+        (throttles.RatelimitThrottle,),
+        {"rate": s.rate, "key": "ip", "algorithm": "token-bucket"},
+    )
+
+    def engine(algorithm: str) -> Callable[[str], Check]:
+        return lambda ip: partial(check, [Limit("bench", rate, ip)], algorithm=algorithm)
+
+    def throttled(throttle: type[BaseThrottle]) -> Callable[[str], Check]:
+        return lambda ip: throttle_check(throttle, drf_request(ip))
+
     return [
-        ours(s, "engine.check", lambda ip: partial(check, [Limit("bench", rate, ip)])),
+        ours(s, "engine.check fixed-window", engine("fixed-window")),
+        ours(s, "engine.check sliding-window", engine("sliding-window")),
+        ours(s, "engine.check token-bucket", engine("token-bucket")),
         ours(s, "is_ratelimited", lambda ip: partial(is_ratelimited, django_request(ip), **args)),
         ours(s, "@ratelimit view", lambda ip: partial(view, django_request(ip))),
         ours(s, "AnonRateThrottle", lambda ip: throttle_check(anon, drf_request(ip))),
         ours(s, "RatelimitThrottle", lambda ip: throttle_check(per_ip, drf_request(ip))),
+        ours(
+            s, "RatelimitThrottle token-bucket", lambda ip: throttle_check(token, drf_request(ip))
+        ),
     ]
 
 

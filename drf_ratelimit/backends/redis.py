@@ -21,6 +21,7 @@ two values per key. Every script answers ``{counted, now, state...}``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -192,9 +193,11 @@ def redis_store(cache: BaseCache) -> RedisStore | None:
 
     if isinstance(cache, RedisCache):
         # Django's get_client() builds a new redis.Redis around the same pool on
-        # every call, which costs more than the round trip; build it once.
-        client = cache._cache.get_client(write=True)
-        return RedisStore(lambda: client, cache.make_and_validate_key)
+        # every call, which costs more than the round trip: build it once, on
+        # first use (so merely inspecting the store, as the checks do, connects
+        # to nothing and parses no URL).
+        client = functools.cache(lambda: cache._cache.get_client(write=True))
+        return RedisStore(client, cache.make_and_validate_key)
     client = _django_redis_default_client(cache)
     if client is not None:
         return RedisStore(lambda: client.get_client(write=True), client.make_key)

@@ -122,14 +122,20 @@ class MemcachedSwapper:
 
     @property
     def client(self) -> Any:
-        client = self.cache._cache
-        behaviors = getattr(client, "behaviors", None)
-        if behaviors is not None and not behaviors.get("cas"):
-            client.behaviors = {"cas": True}  # pylibmc refuses gets() without it
-        return client
+        return self.cache._cache
 
     def gets(self, key: str) -> tuple[int | None, Any]:
-        value, token = self.client.gets(self.cache.make_and_validate_key(key))
+        full_key = self.cache.make_and_validate_key(key)
+        try:
+            value, token = self.client.gets(full_key)
+        except ValueError as exc:  # pylibmc: "gets without cas behavior"
+            if "cas" not in str(exc):
+                raise
+            # Turned on once per client, when first needed. Never read the
+            # behaviours to find out: pylibmc holds the GIL while libmemcached
+            # opens sockets to answer, which froze whole worker processes.
+            self.client.set_behaviors({"cas": True})
+            value, token = self.client.gets(full_key)
         if value is not None and type(value) is not int:
             value = int(value)
         return value, token
