@@ -13,7 +13,7 @@ drf_ratelimit.E007     Error    RATELIMIT_ALGORITHM or RATELIMIT_COUNT_DENIED
                                 is not a valid value
 drf_ratelimit.E008     Error    an algorithm in use cannot run atomically on
                                 the ratelimit cache (the token bucket needs
-                                Redis, memcached or local memory)
+                                Redis, PyMemcacheCache or local memory)
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
 drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
@@ -175,7 +175,7 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         Error(
             f"{where}: the {algorithm!r} algorithm cannot run atomically on "
             f"RATELIMIT_USE_CACHE={conf.cache_alias()!r}.",
-            hint="Use Redis, memcached or local memory, or another algorithm.",
+            hint="The token bucket needs Redis, PyMemcacheCache or local memory.",
             id="drf_ratelimit.E008",
         )
         for where, algorithm in in_use

@@ -151,7 +151,7 @@ def _require(store: Store, algorithm: str) -> None:
         raise ImproperlyConfigured(
             f"The cache RATELIMIT_USE_CACHE={conf.cache_alias()!r} cannot run the "
             f"{algorithm!r} algorithm atomically (its adapter is {store.name!r}); "
-            "use Redis, memcached or local memory, or another algorithm"
+            "use Redis, memcached through pymemcache or local memory, or another algorithm"
         )
 
 

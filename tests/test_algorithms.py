@@ -65,7 +65,41 @@ T0 = 1_700_000_000.0
 ALGORITHMS = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET]
 TIMED = [SLIDING_WINDOW, TOKEN_BUCKET]
 REDIS_BACKENDS = ["redis", "django_redis"]
-CAS_BACKENDS = ["locmem", "memcached", "pylibmc"]
+CAS_BACKENDS = ["locmem", "memcached"]
+
+
+@pytest.fixture(autouse=True)
+def _no_token_bucket_on_pylibmc(request: pytest.FixtureRequest) -> None:
+    """pylibmc refuses the token bucket (E008); the refusal is tested below."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    on_pylibmc = "pylibmc" in (params.get("backend"), params.get("name"))
+    uses_token_bucket = TOKEN_BUCKET in params.values() or (
+        request.node.originalname in USE_THE_TOKEN_BUCKET
+    )
+    if on_pylibmc and uses_token_bucket:
+        pytest.skip("pylibmc cannot run the token bucket (drf_ratelimit.E008)")
+
+
+#: Tests that run the token bucket without an ``algorithm`` parameter.
+USE_THE_TOKEN_BUCKET = {
+    "test_token_bucket_refills_one_token_every_interval",
+    "test_token_bucket_burst_sets_the_bucket_not_the_rate",
+    "test_get_usage_arguments_override_the_settings",
+    "test_a_throttle_may_override_get_cost",
+    "test_a_throttle_burst_sizes_its_bucket",
+}
+
+
+def test_pylibmc_refuses_the_token_bucket(
+    request: pytest.FixtureRequest, settings: Any, clock: FakeClock
+) -> None:
+    install_backend(request, settings, "pylibmc")
+    limits = [Limit("refused", Rate(3, 60), "10.0.0.1")]
+    with pytest.raises(ImproperlyConfigured, match=r"'token-bucket'.*pymemcache"):
+        check(limits, algorithm=TOKEN_BUCKET)
+    assert check(limits, algorithm=SLIDING_WINDOW) is not None
+
 
 Fields = tuple[int, int, bool, int, int, float, float, bool]
 

@@ -483,6 +483,8 @@ def test_admission_over_a_window_edge_stays_within_the_stated_bound(
     another a second after. The fixed window admits the limit twice (2N in two
     seconds, which is why it is not the throttles' default); the sliding window
     and the token bucket stay within N + N*L/P, which here is N."""
+    if algorithm == "token-bucket" and live.name == "pylibmc":
+        pytest.skip("pylibmc cannot run the token bucket (drf_ratelimit.E008)")
     client_ip = next_client_ip()
     path = f"/edge/{algorithm}/"
     with clock_at(live, EDGE - EDGE_SPAN / 2):

@@ -6,9 +6,10 @@
 backend                    fixed / sliding window           token bucket          round trips
 =========================  ===============================  ====================  =============
 django-redis, RedisCache   one Lua script                   one Lua script        1
-PyMemcache / PyLibMC       ``incr`` (``add`` on a new key)  ``gets`` + ``cas``     1 per key
+PyMemcache                 ``incr`` (``add`` on a new key)  ``gets`` + ``cas``     1 per key
+PyLibMC                    ``incr`` (``add`` on a new key)  refused (E008)        1 per key
 LocMem                     ``add`` + ``incr``               a lock                in-process
-anything else              ``add`` + ``incr``               refused (E007)        -
+anything else              ``add`` + ``incr``               refused (E008)        -
 =========================  ===============================  ====================  =============
 """
 
@@ -18,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import PyMemcacheCache
 from django.utils.connection import ConnectionProxy
 
 from drf_ratelimit.backends.base import Batch, Outcome, Slot, SlotState, Store, WindowHit
@@ -52,7 +54,8 @@ def _select(cache: BaseCache) -> Store:
     if redis is not None:
         return redis
     if is_memcached(cache):
-        return CounterStore(MemcachedCounter(cache), MemcachedSwapper(cache))
+        swapper = MemcachedSwapper(cache) if isinstance(cache, PyMemcacheCache) else None
+        return CounterStore(MemcachedCounter(cache), swapper)
     if isinstance(cache, LocMemCache):
         return CounterStore(AddIncrCounter(cache), LocMemSwapper(cache))
     return CounterStore(AddIncrCounter(cache))

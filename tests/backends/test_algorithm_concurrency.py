@@ -140,6 +140,15 @@ def expected_counts() -> list[list[int]]:
     return [[admitted] * len(rates) for rates, admitted in ROUNDS]
 
 
+@pytest.fixture(autouse=True)
+def _no_token_bucket_on_pylibmc(request: pytest.FixtureRequest) -> None:
+    """pylibmc refuses the token bucket (E008): its compare-and-swap stalled here."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if params.get("shared_backend") == "pylibmc" and params.get("algorithm") == TOKEN_BUCKET:
+        pytest.skip("pylibmc cannot run the token bucket (drf_ratelimit.E008)")
+
+
 @pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET])
 def test_processes_and_threads_admit_exactly_the_limit(
     shared_backend: Backend, algorithm: str

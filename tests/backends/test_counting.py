@@ -96,7 +96,6 @@ def test_redis_key_gets_its_expiry_in_the_same_call(
     [
         ("locmem", AddIncrCounter, LocMemSwapper),
         ("memcached", MemcachedCounter, MemcachedSwapper),
-        ("pylibmc", MemcachedCounter, MemcachedSwapper),
     ],
 )
 def test_each_cache_backend_gets_its_atomic_adapters(
@@ -107,6 +106,16 @@ def test_each_cache_backend_gets_its_atomic_adapters(
     assert isinstance(store.counter, counter)
     assert isinstance(store.swapper, swapper)
     assert store.algorithms == {"fixed-window", "sliding-window", "token-bucket"}
+
+
+def test_pylibmc_counts_windows_but_has_no_token_bucket(
+    request: pytest.FixtureRequest, settings: object
+) -> None:
+    store = store_for(install_backend(request, settings, "pylibmc").cache)
+    assert isinstance(store, CounterStore)
+    assert isinstance(store.counter, MemcachedCounter)
+    assert store.swapper is None
+    assert store.algorithms == {"fixed-window", "sliding-window"}
 
 
 @pytest.mark.parametrize("name", ["redis", "django_redis"])
