@@ -75,22 +75,35 @@ def retry_after_us(
         return to_next_window
     # In the next window the current count becomes the previous one.
     following = SlidingCounts(counts.current, 0)
-    guess = max(0, period_us - (room * period_us) // max(counts.current, 1))
+    guess = period_us - (room * period_us) // counts.current if counts.current else 0
     return to_next_window + _first_admitted(
         guess, period_us, lambda x: allows(following, cost, limit, x, period_us)
     )
 
 
 def _first_admitted(guess: int, end: int, admitted: Callable[[int], bool]) -> int:
-    """The first offset below ``end`` that is admitted, starting from the integer
-    solution ``guess`` (at most a microsecond or two from the float decision);
-    ``end`` when none is."""
-    wait = min(guess, end)
-    while wait > 0 and admitted(wait - 1):
-        wait -= 1
-    while wait < end and not admitted(wait):
-        wait += 1
-    return wait
+    """The first offset below ``end`` that is admitted (``end`` when none is).
+
+    ``guess`` is the integer solution, at most a microsecond or two from the
+    floating-point decision, so two checks usually confirm it; anything else
+    is settled by bisection (admission only grows with time in a window).
+    """
+    guess = min(max(guess, 0), end)
+    for candidate in (guess, guess - 1, guess + 1, guess - 2, guess + 2):
+        if 0 <= candidate <= end and _is_first(candidate, end, admitted):
+            return candidate
+    low, high = 0, end
+    while low < high:
+        middle = (low + high) // 2
+        if admitted(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _is_first(offset: int, end: int, admitted: Callable[[int], bool]) -> bool:
+    return (offset == end or admitted(offset)) and (offset == 0 or not admitted(offset - 1))
 
 
 def reset_after_us(counts: SlidingCounts, elapsed_us: int, period_us: int) -> int:

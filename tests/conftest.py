@@ -7,9 +7,17 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from hypothesis import settings as hypothesis_settings
 
 from drf_ratelimit.clock import FakeClock, use_clock
-from tests.servers import MemcachedServer, RedisServer, Server, find_binary
+from tests.servers import REQUIRE_SERVERS, MemcachedServer, RedisServer, Server, find_binary
+
+# CI (.ci/run sets DRF_RATELIMIT_REQUIRE_SERVERS) replays the same examples on
+# every run, so a landing is never decided by a lucky draw; local runs keep
+# exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True)
+if REQUIRE_SERVERS:
+    hypothesis_settings.load_profile("ci")
 
 BACKENDS = ["locmem", "redis", "django_redis", "memcached", "pylibmc"]
 SHARED_BACKENDS = ["redis", "django_redis", "memcached", "pylibmc"]
