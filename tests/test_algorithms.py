@@ -941,12 +941,32 @@ def test_redis_reads_time_only_without_a_test_clock(
 # --- Redis Cluster -------------------------------------------------------------------------
 
 
+#: A cluster node also listens on its port + 10000 (the cluster bus), so its
+#: own port can be at most 55535 (redis-server refuses to start otherwise).
+CLUSTER_BUS_OFFSET = 10_000
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster-bus twin is below 65536 and free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + CLUSTER_BUS_OFFSET > 65_535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 @pytest.fixture(scope="module")
 def redis_cluster_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A single-node Redis Cluster owning all 16384 slots."""
     binary = find_binary("redis-server")
     workdir = tmp_path_factory.mktemp("redis-cluster")
-    port = free_port()
+    port = free_cluster_port()
     command = [
         binary,
         "--cluster-enabled",
