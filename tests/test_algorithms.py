@@ -58,7 +58,7 @@ from drf_ratelimit.exceptions import CounterUnavailable, Ratelimited
 from drf_ratelimit.rates import Rate
 from drf_ratelimit.throttles import RatelimitThrottle
 from drf_ratelimit.usage import Usage
-from tests.conftest import Backend, install_backend
+from tests.conftest import Backend, install_backend, skip_token_bucket_on_pylibmc
 from tests.servers import REQUIRE_SERVERS, MemcachedServer, find_binary, free_port, wait_for_port
 
 T0 = 1_700_000_000.0
@@ -71,14 +71,7 @@ CAS_BACKENDS = ["locmem", "memcached"]
 @pytest.fixture(autouse=True)
 def _no_token_bucket_on_pylibmc(request: pytest.FixtureRequest) -> None:
     """pylibmc refuses the token bucket (E008); the refusal is tested below."""
-    callspec = getattr(request.node, "callspec", None)
-    params = callspec.params if callspec is not None else {}
-    on_pylibmc = "pylibmc" in (params.get("backend"), params.get("name"))
-    uses_token_bucket = TOKEN_BUCKET in params.values() or (
-        request.node.originalname in USE_THE_TOKEN_BUCKET
-    )
-    if on_pylibmc and uses_token_bucket:
-        pytest.skip("pylibmc cannot run the token bucket (drf_ratelimit.E008)")
+    skip_token_bucket_on_pylibmc(request, always=request.node.originalname in USE_THE_TOKEN_BUCKET)
 
 
 #: Tests that run the token bucket without an ``algorithm`` parameter.

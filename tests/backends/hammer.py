@@ -12,6 +12,7 @@ clock is frozen at ``config["now"]`` so a round never straddles a window edge.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import traceback
 from collections.abc import Callable
@@ -124,3 +125,33 @@ def abort(barrier: Barrier) -> None:
     release = getattr(barrier, "abort", None)
     if release is not None:
         release()
+
+
+def run_in_processes(config: Config, processes: int) -> list[int]:
+    """Run :func:`run_process` in ``processes`` spawned processes of
+    ``config["threads"]`` threads each; requests allowed per round, summed."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes * config["threads"])
+    results = context.Queue()
+    workers = [
+        context.Process(target=run_process, args=(config, barrier, results), daemon=True)
+        for _ in range(processes)
+    ]
+    try:
+        for process in workers:
+            process.start()
+        outcomes = [results.get(timeout=WAIT_TIMEOUT * 2) for _ in workers]
+        for process in workers:
+            process.join(WAIT_TIMEOUT)
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            process.close()
+        results.close()
+        results.join_thread()
+    errors = [str(detail) for status, detail in outcomes if status != "ok"]
+    assert not errors, "\n".join(errors)
+    per_process: list[list[int]] = [detail for _, detail in outcomes]
+    return [sum(rounds[r] for rounds in per_process) for r in range(len(config["ips"]))]

@@ -21,7 +21,6 @@ which shows the load does produce the races that would expose a lost update.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from typing import Any
@@ -34,7 +33,7 @@ from drf_ratelimit.algorithms import SLIDING_WINDOW, TOKEN_BUCKET
 from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.rates import Rate, parse_rate
 from tests.backends import hammer
-from tests.conftest import Backend, cache_config, install_backend
+from tests.conftest import Backend, cache_config, install_backend, skip_token_bucket_on_pylibmc
 
 pytestmark = pytest.mark.concurrency
 
@@ -95,35 +94,6 @@ def hammer_config(backend: Backend, algorithm: str, threads: int = THREADS) -> h
     }
 
 
-def run_in_processes(config: hammer.Config) -> list[int]:
-    """Requests admitted per round, summed over all processes."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES * config["threads"])
-    results = context.Queue()
-    processes = [
-        context.Process(target=hammer.run_process, args=(config, barrier, results), daemon=True)
-        for _ in range(PROCESSES)
-    ]
-    try:
-        for process in processes:
-            process.start()
-        outcomes = [results.get(timeout=hammer.WAIT_TIMEOUT * 2) for _ in processes]
-        for process in processes:
-            process.join(hammer.WAIT_TIMEOUT)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-            process.close()
-        results.close()
-        results.join_thread()
-    errors = [str(detail) for status, detail in outcomes if status != "ok"]
-    assert not errors, "\n".join(errors)
-    per_process: list[list[int]] = [detail for _, detail in outcomes]
-    return [sum(rounds[r] for rounds in per_process) for r in range(len(config["ips"]))]
-
-
 def final_counts(config: hammer.Config) -> list[list[int]]:
     """Each round's rates as a read-only check finds them afterwards."""
     counts = []
@@ -143,10 +113,7 @@ def expected_counts() -> list[list[int]]:
 @pytest.fixture(autouse=True)
 def _no_token_bucket_on_pylibmc(request: pytest.FixtureRequest) -> None:
     """pylibmc refuses the token bucket (E008): its compare-and-swap stalled here."""
-    callspec = getattr(request.node, "callspec", None)
-    params = callspec.params if callspec is not None else {}
-    if params.get("shared_backend") == "pylibmc" and params.get("algorithm") == TOKEN_BUCKET:
-        pytest.skip("pylibmc cannot run the token bucket (drf_ratelimit.E008)")
+    skip_token_bucket_on_pylibmc(request)
 
 
 @pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET])
@@ -155,7 +122,7 @@ def test_processes_and_threads_admit_exactly_the_limit(
 ) -> None:
     config = hammer_config(shared_backend, algorithm)
 
-    admitted = run_in_processes(config)
+    admitted = hammer.run_in_processes(config, PROCESSES)
 
     assert admitted == [expected for _, expected in ROUNDS]
     assert final_counts(config) == expected_counts()

@@ -9,7 +9,6 @@ the harness does produce the contention that would expose lost updates.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from typing import Any
@@ -51,35 +50,6 @@ def hammer_config(backend: Backend, rounds: int = ROUNDS, **extra: Any) -> hamme
     }
 
 
-def run_in_processes(config: hammer.Config) -> list[int]:
-    """Requests allowed per round, summed over all processes."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES * THREADS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=hammer.run_process, args=(config, barrier, results), daemon=True)
-        for _ in range(PROCESSES)
-    ]
-    try:
-        for process in processes:
-            process.start()
-        outcomes = [results.get(timeout=hammer.WAIT_TIMEOUT * 2) for _ in processes]
-        for process in processes:
-            process.join(hammer.WAIT_TIMEOUT)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-            process.close()
-        results.close()
-        results.join_thread()
-    errors = [str(detail) for status, detail in outcomes if status != "ok"]
-    assert not errors, "\n".join(errors)
-    per_process: list[list[int]] = [detail for _, detail in outcomes]
-    return [sum(rounds[r] for rounds in per_process) for r in range(len(config["ips"]))]
-
-
 def final_count(ip: str) -> int:
     request = RequestFactory().get("/", REMOTE_ADDR=ip)
     with use_clock(lambda: FIXED_NOW):
@@ -112,7 +82,7 @@ def naive_count(backend: Backend, config: hammer.Config) -> int:
 def test_processes_and_threads_allow_exactly_the_limit(shared_backend: Backend) -> None:
     config = hammer_config(shared_backend)
 
-    allowed = run_in_processes(config)
+    allowed = hammer.run_in_processes(config, PROCESSES)
 
     assert allowed == [LIMIT] * ROUNDS
     # Not one increment was lost: refused requests are counted too.
@@ -136,7 +106,7 @@ def test_harness_detects_a_non_atomic_counter(shared_backend: Backend) -> None:
     """Sanity check of the harness, not of the package: get-then-set overshoots."""
     config = hammer_config(shared_backend, rounds=1, limiter=NAIVE)
 
-    allowed = run_in_processes(config)
+    allowed = hammer.run_in_processes(config, PROCESSES)
 
     assert allowed[0] > LIMIT, f"a racy counter let only {allowed[0]} through"
     assert naive_count(shared_backend, config) < TOTAL  # increments were lost
