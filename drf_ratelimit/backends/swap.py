@@ -14,7 +14,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from functools import partial
 from typing import Any, Protocol
 
 from django.core.cache.backends.base import BaseCache
@@ -61,29 +63,42 @@ def run_token_bucket(swapper: Swapper, batch: Batch, now_us: int) -> Outcome:
 
 def _charge(swapper: Swapper, slot: Slot, batch: Batch, now_us: int) -> tuple[SlotState, bool]:
     """Decide one slot and, when the request is to be charged, move its TAT."""
-    for attempt in range(MAX_ATTEMPTS):
-        _back_off(attempt)
-        value, token = swapper.gets(slot.key)
+
+    def charged(value: int | None) -> int | None:
         tat = value or 0
         allowed = gcra.allows(tat, now_us, batch.cost, slot.interval_us, slot.limit)
         if batch.cost == 0 or not (allowed or batch.count_denied):
-            return SlotState(tat), allowed
-        new_tat = gcra.arrival(tat, now_us, batch.cost, slot.interval_us)
-        if swapper.swap(slot.key, new_tat, token, _timeout(new_tat, now_us)):
-            return SlotState(tat), allowed
-    raise CounterUnavailable(f"{swapper.name}: {MAX_ATTEMPTS} compare-and-swap attempts lost")
+            return None
+        return gcra.arrival(tat, now_us, batch.cost, slot.interval_us)
+
+    tat = _update(swapper, slot.key, now_us, charged) or 0
+    return SlotState(tat), gcra.allows(tat, now_us, batch.cost, slot.interval_us, slot.limit)
 
 
 def _refund(swapper: Swapper, slots: Sequence[Slot], cost: int, now_us: int) -> None:
+    """Give back earlier slots' charges; one that keeps losing races keeps it
+    (errs towards limiting)."""
     for slot in slots:
-        for attempt in range(MAX_ATTEMPTS):
-            _back_off(attempt)
-            value, token = swapper.gets(slot.key)
-            if value is None:
-                break
-            refunded = value - cost * slot.interval_us
-            if swapper.swap(slot.key, refunded, token, _timeout(refunded, now_us)):
-                break
+        with suppress(CounterUnavailable):
+            _update(swapper, slot.key, now_us, partial(_minus, cost * slot.interval_us))
+
+
+def _minus(step: int, value: int | None) -> int | None:
+    return None if value is None else value - step
+
+
+def _update(
+    swapper: Swapper, key: str, now_us: int, change: Callable[[int | None], int | None]
+) -> int | None:
+    """Read ``key`` and store ``change(value)`` (nothing when it is None),
+    again after every lost race; returns the value the last read found."""
+    for attempt in range(MAX_ATTEMPTS):
+        _back_off(attempt)
+        value, token = swapper.gets(key)
+        new = change(value)
+        if new is None or swapper.swap(key, new, token, _timeout(new, now_us)):
+            return value
+    raise CounterUnavailable(f"{swapper.name}: {MAX_ATTEMPTS} compare-and-swap attempts lost")
 
 
 def _back_off(lost: int) -> None:
