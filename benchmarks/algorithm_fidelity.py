@@ -40,9 +40,9 @@ from rest_framework.request import Request  # noqa: E402
 from rest_framework.test import APIRequestFactory  # noqa: E402
 from rest_framework.throttling import AnonRateThrottle  # noqa: E402
 
+from drf_ratelimit._engine import Limit, check  # noqa: E402
+from drf_ratelimit._spec.rates import Rate  # noqa: E402
 from drf_ratelimit.clock import FakeClock, use_clock  # noqa: E402
-from drf_ratelimit.engine import Limit, check  # noqa: E402
-from drf_ratelimit.rates import Rate  # noqa: E402
 
 LIMIT, PERIOD = 10, 60
 PERIODS = 400

@@ -67,17 +67,28 @@ class Bench:
     def active(self) -> Iterator[None]:
         """drf_ratelimit and django-ratelimit both read RATELIMIT_USE_CACHE.
 
-        Assigned, not overridden: override_settings adds a layer to every
-        settings lookup that a deployed project does not have.
+        Configured, then restored, without ``override_settings``, which adds a
+        layer to every settings lookup that a deployed project does not have
+        (django-ratelimit reads its settings on every call); drf_ratelimit is
+        told of the change as Django tells it of any.
         """
         from django.conf import settings
 
         previous = settings.RATELIMIT_USE_CACHE
-        settings.RATELIMIT_USE_CACHE = self.target.alias
+        use_cache(self.target.alias)
         try:
             yield
         finally:
-            settings.RATELIMIT_USE_CACHE = previous
+            use_cache(previous)
+
+
+def use_cache(alias: str) -> None:
+    """Point RATELIMIT_USE_CACHE at ``alias`` and say so, as Django says of any change."""
+    from django.conf import settings
+    from django.core.signals import setting_changed
+
+    settings.RATELIMIT_USE_CACHE = alias
+    setting_changed.send(sender=Bench, setting="RATELIMIT_USE_CACHE", value=alias, enter=True)
 
 
 def benches(running: Servers) -> dict[str, Bench]:

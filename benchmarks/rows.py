@@ -27,10 +27,10 @@ from rest_framework.views import APIView
 
 from benchmarks.environment import DJANGO_REDIS, MEMCACHED, REDIS
 from drf_ratelimit import throttles
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._spec.rates import Rate, parse_rate
 from drf_ratelimit.core import is_ratelimited
 from drf_ratelimit.decorators import ratelimit
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.rates import Rate, parse_rate
 
 FLOOR = "floor"
 OURS = "drf_ratelimit"

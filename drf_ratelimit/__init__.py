@@ -7,7 +7,7 @@ The public names mirror django-ratelimit 4.1: ``ALL`` and ``UNSAFE`` live here,
 the package never touches Django settings or DRF.
 """
 
-from drf_ratelimit.methods import ALL, UNSAFE
+from drf_ratelimit._spec.methods import ALL, UNSAFE
 
 __version__ = "0.1.0"
 VERSION = (0, 1, 0)

@@ -9,4 +9,4 @@ class DrfRatelimitConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
-        from drf_ratelimit import checks  # noqa: F401  (registers the system checks)
+        from drf_ratelimit._ops import checks  # noqa: F401  (registers the system checks)

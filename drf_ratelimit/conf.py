@@ -1,23 +1,38 @@
-"""The one place that reads Django settings.
+"""The settings snapshot: the one place that reads Django settings.
 
-Every accessor reads ``django.conf.settings`` when it is called, never at
-import, so ``override_settings`` works everywhere. Dotted paths are imported
-once per distinct string (the import is cached, the setting is not).
+Every ``RATELIMIT_*`` setting, and the DRF settings the throttles follow, is
+parsed and validated once into a frozen :class:`RatelimitSettings`, which
+:func:`snapshot` hands out until the settings change. A change is seen two
+ways, so ``override_settings`` and pytest-django's ``settings`` fixture work
+everywhere: Django's ``setting_changed`` signal, and the settings holder
+itself (every ``override_settings`` installs a new one). A check therefore
+costs one lookup, not a dozen ``getattr(settings, ...)`` calls.
+
+Each snapshot has a ``generation``; what is compiled from settings (the
+plans of :mod:`drf_ratelimit._engine`) records the generation it was built
+for and is rebuilt when it differs. The system checks validate the same
+fields (:func:`problems`), so a bad value is reported at start-up by
+``manage.py check`` with the message a request would raise.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
-from drf_ratelimit.algorithms import parse_algorithm
-from drf_ratelimit.loading import import_dotted
+from drf_ratelimit._algorithms import parse_algorithm
+from drf_ratelimit._spec.loading import import_dotted
 
 DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLE": True,
@@ -43,41 +58,75 @@ _THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
 #: DRF's own default for ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
 DRF_DEFAULT_THROTTLE_RATES: dict[str, Any] = {"user": None, "anon": None}
 
+Network = IPv4Network | IPv6Network
+HashFunction = Callable[[bytes], Any]
+
+
+@dataclass(frozen=True)
+class RatelimitSettings:
+    """Every setting drf_ratelimit reads, parsed. Build with :func:`snapshot`."""
+
+    generation: int
+    enabled: bool
+    cache_alias: str
+    cache_prefix: str
+    hasher: HashFunction
+    fail_open: bool
+    #: None, a ``request.META`` key, or a callable (or its dotted path) of the request.
+    ip_meta_key: Any
+    ipv4_mask: int
+    ipv6_mask: int
+    trusted_proxies: tuple[Network, ...]
+    proxy_count: int | None
+    headers: bool
+    #: ``RATELIMIT_ALGORITHM``: None leaves each kind of declaration its own default.
+    algorithm: str | None
+    count_denied: bool | None
+    #: ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
+    throttle_rates: dict[str, Any]
+    #: Set by :func:`drf_ratelimit.testing.override_ratelimit`: every rate allows
+    #: this many requests per its own period.
+    limit_override: int | None
+    #: The settings holder this was read from (a new one means new settings).
+    source: object
+
+    def resolve_default_algorithm(self, fallback: str) -> str:
+        """``RATELIMIT_ALGORITHM``, or ``fallback`` (a kind of declaration's own default)."""
+        return fallback if self.algorithm is None else self.algorithm
+
+    def resolve_count_denied(self, fallback: bool) -> bool:
+        """``RATELIMIT_COUNT_DENIED``, or ``fallback`` when it is unset."""
+        return fallback if self.count_denied is None else self.count_denied
+
 
 def get(name: str) -> Any:
-    """The current value of a ``RATELIMIT_*`` setting, or its default."""
+    """The current raw value of a ``RATELIMIT_*`` setting, or its default."""
     return getattr(settings, name, DEFAULTS[name])
 
 
-def resolve(value: Any, setting: str) -> Any:
-    """Import ``value`` when it is a dotted-path string, else return it."""
-    return import_dotted(value, setting) if isinstance(value, str) else value
+def drf_setting(name: str, default: Any = None) -> Any:
+    """A key of ``settings.REST_FRAMEWORK``, read without importing DRF."""
+    rest_framework = getattr(settings, "REST_FRAMEWORK", None)
+    if rest_framework is None:
+        return default
+    if not isinstance(rest_framework, dict):
+        raise ImproperlyConfigured(f"REST_FRAMEWORK={rest_framework!r} must be a dict")
+    return rest_framework.get(name, default)
 
 
-def enabled() -> bool:
-    return bool(get("RATELIMIT_ENABLE"))
+# --- parsing, one function per field ------------------------------------------------------
 
 
-def fail_open() -> bool:
-    return bool(get("RATELIMIT_FAIL_OPEN"))
+def _string(name: str, what: str) -> str:
+    value = get(name)
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"{name}={value!r} must be {what}")
+    return value
 
 
-def cache_alias() -> str:
-    alias = get("RATELIMIT_USE_CACHE")
-    if not isinstance(alias, str):
-        raise ImproperlyConfigured(f"RATELIMIT_USE_CACHE={alias!r} must be a cache alias string")
-    return alias
-
-
-def cache_prefix() -> str:
-    prefix = get("RATELIMIT_CACHE_PREFIX")
-    if not isinstance(prefix, str):
-        raise ImproperlyConfigured(f"RATELIMIT_CACHE_PREFIX={prefix!r} must be a string")
-    return prefix
-
-
-def hash_function() -> Callable[[bytes], Any]:
-    hasher = resolve(get("RATELIMIT_HASH_ALGORITHM"), "RATELIMIT_HASH_ALGORITHM")
+def _hasher() -> HashFunction:
+    value = get("RATELIMIT_HASH_ALGORITHM")
+    hasher = import_dotted(value, "RATELIMIT_HASH_ALGORITHM") if isinstance(value, str) else value
     if not callable(hasher):
         raise ImproperlyConfigured(
             f"RATELIMIT_HASH_ALGORITHM={hasher!r} must be a hashlib-style callable"
@@ -85,35 +134,14 @@ def hash_function() -> Callable[[bytes], Any]:
     return hasher  # type: ignore[no-any-return]
 
 
-def exception_class() -> type[Exception]:
-    value = get("RATELIMIT_EXCEPTION_CLASS")
-    cls = resolve(value, "RATELIMIT_EXCEPTION_CLASS")
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        raise ImproperlyConfigured(
-            f"RATELIMIT_EXCEPTION_CLASS={value!r} must be an exception class or its dotted path"
-        )
-    return cls
+def _mask(name: str, most: int) -> int:
+    value = get(name)
+    if type(value) is not int or not 0 <= value <= most:
+        raise ImproperlyConfigured(f"{name}={value!r} must be an integer from 0 to {most}")
+    return value
 
 
-def ratelimit_view() -> Callable[..., Any]:
-    value = get("RATELIMIT_VIEW")
-    if value is None:
-        raise ImproperlyConfigured(
-            "RatelimitMiddleware needs RATELIMIT_VIEW, the dotted path of a "
-            "view(request, exception) that answers limited requests"
-        )
-    view = resolve(value, "RATELIMIT_VIEW")
-    if not callable(view):
-        raise ImproperlyConfigured(f"RATELIMIT_VIEW={value!r} is not callable")
-    return view  # type: ignore[no-any-return]
-
-
-def ip_meta_key() -> Any:
-    return get("RATELIMIT_IP_META_KEY")
-
-
-def trusted_proxies() -> tuple[IPv4Network | IPv6Network, ...]:
-    """``RATELIMIT_TRUSTED_PROXIES`` parsed into networks (cached per value)."""
+def _trusted_proxies() -> tuple[Network, ...]:
     value = get("RATELIMIT_TRUSTED_PROXIES")
     if value is None:
         return ()
@@ -126,21 +154,18 @@ def trusted_proxies() -> tuple[IPv4Network | IPv6Network, ...]:
 
 
 @lru_cache(maxsize=32)
-def _parse_networks(values: tuple[object, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+def _parse_networks(values: tuple[object, ...]) -> tuple[Network, ...]:
     try:
         return tuple(ip_network(str(v), strict=False) for v in values)
     except ValueError as exc:
         raise ImproperlyConfigured(f"RATELIMIT_TRUSTED_PROXIES: {exc}") from None
 
 
-def proxy_count() -> int | None:
-    """How many reverse proxies append to X-Forwarded-For.
-
-    ``RATELIMIT_PROXY_COUNT`` when set; otherwise DRF's ``NUM_PROXIES``, so a
+def _proxy_count() -> int | None:
+    """``RATELIMIT_PROXY_COUNT`` when set; otherwise DRF's ``NUM_PROXIES``, so a
     DRF project that already declared its proxies keeps its clients apart
     after switching throttles. DRF's default ``None``, with which DRF trusts
-    the whole header, means "no proxies" here.
-    """
+    the whole header, means "no proxies" here."""
     value, setting = get("RATELIMIT_PROXY_COUNT"), "RATELIMIT_PROXY_COUNT"
     if value is None:
         value, setting = drf_setting("NUM_PROXIES"), "REST_FRAMEWORK['NUM_PROXIES']"
@@ -149,14 +174,178 @@ def proxy_count() -> int | None:
     return value
 
 
+def _algorithm() -> str | None:
+    value = get("RATELIMIT_ALGORITHM")
+    return None if value is None else parse_algorithm(value, "RATELIMIT_ALGORITHM")
+
+
+def _count_denied() -> bool | None:
+    value = get("RATELIMIT_COUNT_DENIED")
+    if value is not None and not isinstance(value, bool):
+        raise ImproperlyConfigured(f"RATELIMIT_COUNT_DENIED={value!r} must be None, True or False")
+    return value
+
+
+def _throttle_rates() -> dict[str, Any]:
+    rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
+    if rates is _MISSING:
+        return dict(DRF_DEFAULT_THROTTLE_RATES)
+    if not isinstance(rates, dict):
+        raise ImproperlyConfigured(
+            f"{_THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
+        )
+    return dict(rates)
+
+
+_FIELDS: dict[str, Callable[[], Any]] = {
+    "enabled": lambda: bool(get("RATELIMIT_ENABLE")),
+    "cache_alias": lambda: _string("RATELIMIT_USE_CACHE", "a cache alias string"),
+    "cache_prefix": lambda: _string("RATELIMIT_CACHE_PREFIX", "a string"),
+    "hasher": _hasher,
+    "fail_open": lambda: bool(get("RATELIMIT_FAIL_OPEN")),
+    "ip_meta_key": lambda: get("RATELIMIT_IP_META_KEY"),
+    "ipv4_mask": lambda: _mask("RATELIMIT_IPV4_MASK", 32),
+    "ipv6_mask": lambda: _mask("RATELIMIT_IPV6_MASK", 128),
+    "trusted_proxies": _trusted_proxies,
+    "proxy_count": _proxy_count,
+    "headers": lambda: bool(get("RATELIMIT_HEADERS")),
+    "algorithm": _algorithm,
+    "count_denied": _count_denied,
+    "throttle_rates": _throttle_rates,
+}
+
+
+# --- the snapshot -------------------------------------------------------------------------
+
+#: The instance dictionary of ``django.conf.settings``, where the current
+#: settings holder lives under ``_wrapped`` (read directly: LazySettings'
+#: attribute access is slower than the rest of the lookup).
+_LAZY_SETTINGS: dict[str, Any] = vars(settings)
+_current: RatelimitSettings | None = None
+_generations = itertools.count(1)
+#: How many times the settings changed: a snapshot read across a change is not kept.
+_changes = 0
+_limit_override: int | None = None
+_lock = threading.Lock()
+
+
+def snapshot() -> RatelimitSettings:
+    """The settings as they are now, parsed (ImproperlyConfigured if one is invalid)."""
+    current = _current
+    if current is not None and current.source is _LAZY_SETTINGS.get("_wrapped"):
+        return current
+    return _rebuild()
+
+
+def _rebuild() -> RatelimitSettings:
+    """A new snapshot, with a generation of its own (so every plan is recompiled)."""
+    global _current
+    get("RATELIMIT_ENABLE")  # sets the settings up if nothing has yet
+    changes, source = _changes, _LAZY_SETTINGS.get("_wrapped")
+    built = RatelimitSettings(
+        generation=next(_generations),
+        limit_override=_limit_override,
+        source=source,
+        **{name: parse() for name, parse in _FIELDS.items()},
+    )
+    with _lock:  # a change that arrived while we read is never overwritten
+        if changes == _changes:
+            _current = built
+    return built
+
+
+def invalidate(**kwargs: Any) -> None:
+    """Forget the snapshot (connected to ``setting_changed``)."""
+    global _current, _changes
+    with _lock:
+        _changes += 1
+        _current = None
+
+
+setting_changed.connect(invalidate, dispatch_uid="drf_ratelimit.conf.invalidate")
+
+
+@contextmanager
+def overridden_limit(limit: int | None) -> Iterator[None]:
+    """Inside the block every rate allows ``limit`` requests per its own period
+    (see :func:`drf_ratelimit.testing.override_ratelimit`); plans compiled
+    inside the block carry it, so the check itself never looks for it."""
+    global _limit_override
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ValueError(f"limit={limit!r} must be a non-negative integer")
+    previous, _limit_override = _limit_override, limit
+    invalidate()
+    try:
+        yield
+    finally:
+        _limit_override = previous
+        invalidate()
+
+
+def problem(field: str) -> str | None:
+    """Why one field of the snapshot does not parse (None when it does), for the
+    system checks: the message a request would raise."""
+    parse = exception_class if field == "exception_class" else _FIELDS[field]
+    try:
+        parse()
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    return None
+
+
+#: Every field :func:`problem` can check.
+FIELDS = (*_FIELDS, "exception_class")
+
+
+# --- accessors ----------------------------------------------------------------------------
+
+
+def enabled() -> bool:
+    return snapshot().enabled
+
+
+def fail_open() -> bool:
+    return snapshot().fail_open
+
+
+def cache_alias() -> str:
+    return snapshot().cache_alias
+
+
+def cache_prefix() -> str:
+    return snapshot().cache_prefix
+
+
+def hash_function() -> HashFunction:
+    return snapshot().hasher
+
+
+def headers_enabled() -> bool:
+    """``RATELIMIT_HEADERS``: send RateLimit-Policy and RateLimit from the throttles."""
+    return snapshot().headers
+
+
+def ip_masks() -> tuple[int, int]:
+    """(IPv4 prefix length, IPv6 prefix length), validated."""
+    current = snapshot()
+    return current.ipv4_mask, current.ipv6_mask
+
+
+def trusted_proxies() -> tuple[Network, ...]:
+    return snapshot().trusted_proxies
+
+
+def proxy_count() -> int | None:
+    return snapshot().proxy_count
+
+
 def algorithm(fallback: str) -> str:
     """``RATELIMIT_ALGORITHM``, or ``fallback`` (the caller's own default) when unset.
 
     Unset, the decorator counts in django-ratelimit's fixed window and the
     throttles in a sliding window (see docs/algorithms.md).
     """
-    value = get("RATELIMIT_ALGORITHM")
-    return fallback if value is None else parse_algorithm(value, "RATELIMIT_ALGORITHM")
+    return snapshot().resolve_default_algorithm(fallback)
 
 
 def count_denied(fallback: bool) -> bool:
@@ -166,27 +355,12 @@ def count_denied(fallback: bool) -> bool:
     ``is_ratelimited``) charges them, as django-ratelimit does; the throttles
     and the other algorithms never do, so retrying never extends a lockout.
     """
-    value = get("RATELIMIT_COUNT_DENIED")
-    if value is None:
-        return fallback
-    if not isinstance(value, bool):
-        raise ImproperlyConfigured(f"RATELIMIT_COUNT_DENIED={value!r} must be None, True or False")
-    return value
+    return snapshot().resolve_count_denied(fallback)
 
 
-def headers_enabled() -> bool:
-    """``RATELIMIT_HEADERS``: send RateLimit-Policy and RateLimit from the throttles."""
-    return bool(get("RATELIMIT_HEADERS"))
-
-
-def drf_setting(name: str, default: Any = None) -> Any:
-    """A key of ``settings.REST_FRAMEWORK``, read live without importing DRF."""
-    rest_framework = getattr(settings, "REST_FRAMEWORK", None)
-    if rest_framework is None:
-        return default
-    if not isinstance(rest_framework, dict):
-        raise ImproperlyConfigured(f"REST_FRAMEWORK={rest_framework!r} must be a dict")
-    return rest_framework.get(name, default)
+def throttle_rates() -> dict[str, Any]:
+    """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (a copy)."""
+    return dict(snapshot().throttle_rates)
 
 
 def throttle_rate_setting(scope: object) -> str:
@@ -194,23 +368,31 @@ def throttle_rate_setting(scope: object) -> str:
     return f"{_THROTTLE_RATES_SETTING}[{scope!r}]"
 
 
-def throttle_rates() -> dict[str, Any]:
-    """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (not at import)."""
-    rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
-    if rates is _MISSING:
-        return dict(DRF_DEFAULT_THROTTLE_RATES)
-    if not isinstance(rates, dict):
+def exception_class() -> type[Exception]:
+    """``RATELIMIT_EXCEPTION_CLASS``, imported (once per distinct path)."""
+    value = get("RATELIMIT_EXCEPTION_CLASS")
+    cls = import_dotted(value, "RATELIMIT_EXCEPTION_CLASS") if isinstance(value, str) else value
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
         raise ImproperlyConfigured(
-            f"{_THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
+            f"RATELIMIT_EXCEPTION_CLASS={value!r} must be an exception class or its dotted path"
         )
-    return rates
+    return cls
 
 
-def ip_masks() -> tuple[int, int]:
-    """(IPv4 prefix length, IPv6 prefix length), validated."""
-    v4, v6 = get("RATELIMIT_IPV4_MASK"), get("RATELIMIT_IPV6_MASK")
-    if type(v4) is not int or not 0 <= v4 <= 32:
-        raise ImproperlyConfigured(f"RATELIMIT_IPV4_MASK={v4!r} must be an integer from 0 to 32")
-    if type(v6) is not int or not 0 <= v6 <= 128:
-        raise ImproperlyConfigured(f"RATELIMIT_IPV6_MASK={v6!r} must be an integer from 0 to 128")
-    return v4, v6
+def ratelimit_view() -> Callable[..., Any]:
+    """``RATELIMIT_VIEW``, imported: what the middleware answers limited requests with."""
+    value = get("RATELIMIT_VIEW")
+    if value is None:
+        raise ImproperlyConfigured(
+            "RatelimitMiddleware needs RATELIMIT_VIEW, the dotted path of a "
+            "view(request, exception) that answers limited requests"
+        )
+    view = import_dotted(value, "RATELIMIT_VIEW") if isinstance(value, str) else value
+    if not callable(view):
+        raise ImproperlyConfigured(f"RATELIMIT_VIEW={value!r} is not callable")
+    return view  # type: ignore[no-any-return]
+
+
+def resolve(value: Any, setting: str) -> Any:
+    """Import ``value`` when it is a dotted-path string, else return it."""
+    return import_dotted(value, setting) if isinstance(value, str) else value

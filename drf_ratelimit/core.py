@@ -7,31 +7,25 @@ instead of raising, ``method=None`` means every method, and counting is one
 atomic round trip on Redis. Keyword-only extras choose the ``algorithm``, a
 request's ``cost``, whether denied requests are charged (``count_denied``)
 and the token bucket's ``burst``.
+
+Each distinct set of arguments is compiled once into a plan (see
+:mod:`drf_ratelimit._engine.plan`); a call then costs the key, one store
+call and the answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from drf_ratelimit import conf
-from drf_ratelimit.algorithms import FIXED_WINDOW, parse_algorithm, parse_burst, parse_cost
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.groups import group_for
-from drf_ratelimit.keys import key_value
-from drf_ratelimit.loading import import_dotted
-from drf_ratelimit.methods import (
-    ALL,
-    UNSAFE,
-    MethodSpec,
-    method_key_part,
-    method_matches,
-    normalise_method,
-)
-from drf_ratelimit.rates import Rate, is_dotted_path, parse_rate, parse_rates
+from drf_ratelimit._algorithms import parse_algorithm
+from drf_ratelimit._engine import DECORATOR, Declaration, Result, plan_for
+from drf_ratelimit._spec.groups import group_for
+from drf_ratelimit._spec.methods import ALL, UNSAFE, MethodSpec, normalise_method
+from drf_ratelimit._spec.options import parse_burst, parse_count_denied, resolve_cost
 from drf_ratelimit.usage import Usage
 
 __all__ = ["get_usage", "is_ratelimited"]
@@ -62,17 +56,10 @@ def get_usage(
     hits reports "not limited", as in django-ratelimit. ``algorithm`` defaults
     to ``RATELIMIT_ALGORITHM``, else the fixed window.
     """
-    limit = resolve_limit(request, group=group, fn=fn, key=key, rate=rate, method=method)
-    if limit is None:
-        return None
-    if burst is not None:
-        limit = replace(limit, burst=parse_burst(burst, "burst"))
-    algorithm = _algorithm(algorithm)
-    if count_denied is None:
-        count_denied = conf.count_denied(fallback=algorithm == FIXED_WINDOW)
-    cost = resolve_cost(cost, request) if increment else 0
-    usages = check([limit], cost, algorithm=algorithm, count_denied=count_denied)
-    return None if usages is None else usages[0]
+    result = _check(
+        request, group, fn, key, rate, method, increment, algorithm, cost, count_denied, burst
+    )
+    return None if result is None else result.usages[0]
 
 
 def is_ratelimited(
@@ -90,86 +77,87 @@ def is_ratelimited(
     burst: int | None = None,
 ) -> bool:
     """True when the request is over the limit (and counts it if ``increment``)."""
-    usage = get_usage(
-        request,
-        group,
-        fn,
-        key,
-        rate,
-        method,
-        increment,
-        algorithm=algorithm,
-        cost=cost,
-        count_denied=count_denied,
-        burst=burst,
+    result = _check(
+        request, group, fn, key, rate, method, increment, algorithm, cost, count_denied, burst
     )
-    return False if usage is None else usage.should_limit
+    return result is not None and not result.allowed
 
 
-def resolve_limit(
+def _check(
     request: Any,
-    *,
     group: str | None,
     fn: Callable[..., Any] | None,
     key: Any,
     rate: Any,
     method: MethodSpec,
-) -> Limit | None:
-    """Everything get_usage decides before touching the cache, in upstream's order."""
+    increment: bool,
+    algorithm: str | None,
+    cost: Any,
+    count_denied: bool | None,
+    burst: int | None,
+) -> Result | None:
+    """Everything get_usage decides, in django-ratelimit's order."""
     if group is None and fn is None:
         raise ImproperlyConfigured("get_usage must be called with either `group` or `fn` arguments")
-    method = normalise_method(method)
-    if not conf.enabled() or not method_matches(method, request.method):
+    declaration, group = declared(group, fn, key, rate, method, algorithm, count_denied, burst)
+    plan = plan_for(declaration, group)
+    if not plan.enabled or not plan.admits(request):
         return None
-    group = group if group is not None else group_for(fn)
-    parsed = resolve_rate(rate, group, request)
-    if parsed is None:
+    quotas = plan.quotas(request)
+    if quotas is None:
         return None
-    if not key:
-        raise ImproperlyConfigured("Ratelimit key must be specified")
-    value = key_value(key, group, request)
+    value = plan.value(request)
     if value is None:
         return None
-    return Limit(group=group, rate=parsed, value=value, methods=method_key_part(method))
+    return plan.run(quotas, value, resolve_cost(cost, request) if increment else 0)
 
 
-def resolve_rate(rate: Any, group: str, request: Any) -> Rate | None:
-    """A literal rate, or the result of a callable / dotted path ``(group, request)``."""
-    rate, source = _call_rate(rate, group, request, "rate")
-    return parse_rate(rate, source=source)
+def declared(
+    group: str | None,
+    fn: Callable[..., Any] | None,
+    key: Any,
+    rate: Any,
+    method: MethodSpec,
+    algorithm: str | None,
+    count_denied: bool | None,
+    burst: int | None,
+) -> tuple[Declaration, str]:
+    """The declaration these arguments make, and its group (compiled once per
+    distinct arguments; the plan then follows the settings)."""
+    if isinstance(method, list):  # UNSAFE and friends: lists are not hashable
+        method = tuple(method)
+    try:
+        return _declared(group, fn, key, rate, method, algorithm, count_denied, burst)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable argument: compile it every time
+        return _declare(group, fn, key, rate, method, algorithm, count_denied, burst)
 
 
-def resolve_rates(rate: Any, group: str, request: Any, source: str = "rate") -> tuple[Rate, ...]:
-    """Like :func:`resolve_rate`, for specs that may also be lists of rates (throttles)."""
-    rate, source = _call_rate(rate, group, request, source)
-    return parse_rates(rate, source=source)
+def _declare(
+    group: str | None,
+    fn: Callable[..., Any] | None,
+    key: Any,
+    rate: Any,
+    method: MethodSpec,
+    algorithm: str | None,
+    count_denied: bool | None,
+    burst: int | None,
+) -> tuple[Declaration, str]:
+    declaration = Declaration(
+        kind=DECORATOR,
+        where="get_usage",
+        key=key,
+        rate=rate,
+        group=group,
+        method=normalise_method(method),
+        algorithm=None if algorithm is None else parse_algorithm(algorithm, "algorithm"),
+        count_denied=parse_count_denied(count_denied, "count_denied"),
+        burst=parse_burst(burst, "burst"),
+    )
+    return declaration, group if group is not None else group_for(fn)
 
 
-def _algorithm(algorithm: str | None) -> str:
-    if algorithm is None:
-        return conf.algorithm(FIXED_WINDOW)
-    return parse_algorithm(algorithm, "algorithm")
-
-
-def resolve_cost(cost: Any, request: Any, source: str = "cost") -> int:
-    """A literal cost, or what a callable (or dotted path) of the request returns."""
-    if isinstance(cost, str) and is_dotted_path(cost):
-        cost = import_dotted(cost, source)
-        source = f"{source} {getattr(cost, '__qualname__', cost)!r}"
-    if callable(cost):
-        source = f"{source} callable {getattr(cost, '__qualname__', cost)!r} returned"
-        cost = cost(request)
-    return parse_cost(cost, source)
-
-
-def _call_rate(rate: Any, group: str, request: Any, source: str) -> tuple[Any, str]:
-    if isinstance(rate, str) and is_dotted_path(rate):
-        source = f"{source} {rate!r}"
-        rate = import_dotted(rate, "rate")
-    if callable(rate):
-        source = f"{source} callable {getattr(rate, '__qualname__', rate)!r} returned"
-        rate = rate(group, request)
-    return rate, source
+#: typed: burst=1 and burst=True are different arguments (the second an error).
+_declared = lru_cache(maxsize=512, typed=True)(_declare)
 
 
 get_usage.ALL = ALL  # type: ignore[attr-defined]

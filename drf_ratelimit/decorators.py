@@ -1,4 +1,10 @@
-"""The ``@ratelimit`` decorator for plain Django views (sync and async)."""
+"""The ``@ratelimit`` decorator for plain Django views (sync and async).
+
+The arguments are validated and turned into a declaration when the view
+module is imported; the first request compiles it into a plan (again when
+the settings change), so a request costs the key, one store call, and, when
+limited, the exception.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,19 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction, sync_to_async
 
 from drf_ratelimit import conf
-from drf_ratelimit.algorithms import (
-    FIXED_WINDOW,
-    parse_algorithm,
+from drf_ratelimit._algorithms import parse_algorithm
+from drf_ratelimit._engine import DECORATOR, Declaration, declare, plan_for
+from drf_ratelimit._request.keys import key_function
+from drf_ratelimit._spec.groups import group_for
+from drf_ratelimit._spec.methods import ALL, UNSAFE, MethodSpec, normalise_method
+from drf_ratelimit._spec.options import (
+    is_dynamic,
     parse_burst,
     parse_count_denied,
     parse_literal_cost,
+    resolve_cost,
 )
-from drf_ratelimit.core import get_usage
-from drf_ratelimit.groups import group_for
-from drf_ratelimit.keys import key_function
-from drf_ratelimit.methods import ALL, UNSAFE, MethodSpec, normalise_method
-from drf_ratelimit.rates import is_dotted_path, parse_rate
-from drf_ratelimit.registry import declare
+from drf_ratelimit._spec.rates import parse_rate
 from drf_ratelimit.signals import send_request_limited
 
 __all__ = ["ratelimit"]
@@ -55,43 +61,31 @@ def ratelimit(
     """
     _validate_literals(key, rate)
     options = _Options(
-        algorithm=_optional(parse_algorithm, algorithm, "@ratelimit(algorithm)"),
+        algorithm=None
+        if algorithm is None
+        else parse_algorithm(algorithm, "@ratelimit(algorithm)"),
         cost=parse_literal_cost(cost, "@ratelimit(cost)"),
         count_denied=parse_count_denied(count_denied, "@ratelimit(count_denied)"),
         burst=parse_burst(burst, "@ratelimit(burst)"),
     )
+    declared: dict[str, Declaration] = {}
 
     def decorator(fn: View) -> View:
-        where = f"@ratelimit on {_describe(fn)}"
-        declare(where, key, rate, algorithm or FIXED_WINDOW, algorithm is not None)
-        arguments = _Arguments(
-            group=group,
-            fn=fn,
-            key=key,
-            rate=rate,
-            method=normalise_method(method),
-            block=block,
-            options=options,
-        )
+        # method_decorator applies this to a new partial on every request: each
+        # view's declaration is made (and recorded for the checks) once.
+        name = group if group is not None else group_for(fn)
+        declaration = declared.get(name)
+        if declaration is None:
+            declaration = declared[name] = declare(
+                _declaration(fn, group, key, rate, method, options)
+            )
+        arguments = _Arguments(fn, name, block, options.cost, declaration)
         view = _async_view(fn, arguments) if iscoroutinefunction(fn) else _sync_view(fn, arguments)
-        # What this view counts against, outermost last, for drf_ratelimit.lookup.
+        # What this view counts against, outermost last, for the ops tools.
         view.ratelimits = (*getattr(fn, "ratelimits", ()), arguments)  # type: ignore[attr-defined]
         return view  # type: ignore[return-value]
 
     return decorator
-
-
-@dataclass(frozen=True)
-class _Arguments:
-    """What one @ratelimit(...) was given, plus the view it wraps."""
-
-    group: str | None
-    fn: Callable[..., Any]
-    key: Any
-    rate: Any
-    method: MethodSpec
-    block: bool
-    options: _Options
 
 
 @dataclass(frozen=True)
@@ -104,17 +98,42 @@ class _Options:
     burst: int | None
 
 
-def _optional(parse: Callable[[Any, str], str], value: Any, source: str) -> str | None:
-    return None if value is None else parse(value, source)
+@dataclass(frozen=True)
+class _Arguments:
+    """One @ratelimit(...) on one view: what the ops tools find on ``view.ratelimits``."""
+
+    fn: Callable[..., Any]
+    group: str
+    block: bool
+    cost: Any
+    declaration: Declaration
+
+
+def _declaration(
+    fn: Any, group: str | None, key: Any, rate: Any, method: MethodSpec, options: _Options
+) -> Declaration:
+    return Declaration(
+        kind=DECORATOR,
+        where=f"@ratelimit on {_describe(fn)}",
+        key=key,
+        rate=rate,
+        group=group,
+        method=normalise_method(method),
+        algorithm=options.algorithm,
+        count_denied=options.count_denied,
+        burst=options.burst,
+    )
 
 
 def _describe(fn: Any) -> str:
+    if isinstance(fn, functools.partial):
+        fn = fn.func
     module = getattr(fn, "__module__", None) or "?"
     return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def _validate_literals(key: Any, rate: Any) -> None:
-    if not callable(rate) and not (isinstance(rate, str) and is_dotted_path(rate)):
+    if not is_dynamic(rate):
         parse_rate(rate, source="@ratelimit(rate=...)")
     if key:
         key_function(key)
@@ -122,25 +141,24 @@ def _validate_literals(key: Any, rate: Any) -> None:
 
 def _enforce(request: Any, limit: _Arguments) -> None:
     """Count the request; keep ``request.limited`` sticky across stacked decorators."""
-    was_limited = getattr(request, "limited", False)
-    usage = get_usage(
-        request=request,
-        group=limit.group,
-        fn=limit.fn,
-        key=limit.key,
-        rate=limit.rate,
-        method=limit.method,
-        increment=True,
-        algorithm=limit.options.algorithm,
-        cost=limit.options.cost,
-        count_denied=limit.options.count_denied,
-        burst=limit.options.burst,
-    )
-    limited = usage is not None and usage.should_limit
-    request.limited = limited or was_limited
-    if usage is not None and limited:
-        group = limit.group if limit.group is not None else group_for(limit.fn)
-        send_request_limited(ratelimit, request=request, view=limit.fn, group=group, usages=[usage])
+    plan = plan_for(limit.declaration, limit.group)
+    limited = False
+    if plan.enabled and plan.admits(request):
+        quotas = plan.quotas(request)
+        value = None if quotas is None else plan.value(request)
+        if quotas is not None and value is not None:
+            result = plan.run(quotas, value, resolve_cost(limit.cost, request, "cost"))
+            limited = result is not None and not result.allowed
+            if limited:
+                assert result is not None
+                send_request_limited(
+                    ratelimit,
+                    request=request,
+                    view=limit.fn,
+                    group=plan.group,
+                    usages=result.usages,
+                )
+    request.limited = limited or getattr(request, "limited", False)
     if limited and limit.block:
         raise conf.exception_class()()
 

@@ -24,8 +24,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
 from drf_ratelimit import conf
+from drf_ratelimit._spec.methods import method_matches, normalise_method
 from drf_ratelimit.headers import POLICY_HEADER, STATUS_HEADER
-from drf_ratelimit.methods import method_matches, normalise_method
 from drf_ratelimit.throttles import BaseRatelimitThrottle, RatelimitThrottle
 
 __all__ = ["RatelimitAutoSchema", "document_throttling"]

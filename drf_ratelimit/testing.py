@@ -22,10 +22,10 @@ from typing import Any
 import http_sf
 from django.test import override_settings
 
-from drf_ratelimit import overrides
-from drf_ratelimit.engine import ratelimit_cache
+from drf_ratelimit import conf
+from drf_ratelimit._engine import ratelimit_cache
+from drf_ratelimit._ops.lookup import counters, read, reset
 from drf_ratelimit.headers import POLICY_HEADER, STATUS_HEADER
-from drf_ratelimit.lookup import counters, read, reset
 from drf_ratelimit.usage import Usage
 
 __all__ = [
@@ -70,7 +70,7 @@ def override_ratelimit(*, enabled: bool | None = None, limit: int | None = None)
     with ExitStack() as stack:
         if enabled is not None:
             stack.enter_context(override_settings(RATELIMIT_ENABLE=enabled))
-        stack.enter_context(overrides.limit_override(limit))
+        stack.enter_context(conf.overridden_limit(limit))
         yield
 
 

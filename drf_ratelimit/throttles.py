@@ -13,6 +13,10 @@ window (``RATELIMIT_ALGORITHM`` or a class's ``algorithm`` changes it), which
 of the three is the closest to DRF's "at most N in any period"; see
 docs/algorithms.md for the measurements. :meth:`wait` is exact. Like DRF,
 every throttle counts a request another throttle denies (see docs/throttles.md).
+
+A throttle's attributes are compiled into a plan the first time it runs
+for a view (and again when they or the settings change); DRF still builds
+a new throttle object per request, which then only finds its plan.
 """
 
 from __future__ import annotations
@@ -27,28 +31,22 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from drf_ratelimit import clock, conf
-from drf_ratelimit.algorithms import (
-    SLIDING_WINDOW,
-    parse_algorithm,
+from drf_ratelimit._algorithms import parse_algorithm
+from drf_ratelimit._engine import THROTTLE, Declaration, Plan, Result, declare, plan_for
+from drf_ratelimit._request.ip import client_ip
+from drf_ratelimit._request.keys import key_function
+from drf_ratelimit._spec.groups import view_class_name
+from drf_ratelimit._spec.methods import ALL, MethodSpec
+from drf_ratelimit._spec.options import (
+    is_dynamic,
     parse_burst,
     parse_count_denied,
     parse_literal_cost,
+    resolve_cost,
 )
-from drf_ratelimit.core import resolve_cost, resolve_rates
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.groups import view_class_name
+from drf_ratelimit._spec.rates import Rate, parse_rates
+from drf_ratelimit._storage import Quotas
 from drf_ratelimit.headers import Policy, policy_names, rate_limit_headers
-from drf_ratelimit.ip import client_ip
-from drf_ratelimit.keys import key_function, key_value
-from drf_ratelimit.methods import (
-    ALL,
-    MethodSpec,
-    method_key_part,
-    method_matches,
-    normalise_method,
-)
-from drf_ratelimit.rates import Rate, is_dotted_path, parse_rates
-from drf_ratelimit.registry import declare
 from drf_ratelimit.signals import send_request_limited
 from drf_ratelimit.usage import Usage
 
@@ -65,7 +63,7 @@ _POLICIES_ATTR = "_drf_ratelimit_policies"
 
 
 class BaseRatelimitThrottle(BaseThrottle):
-    """Counts a request against :meth:`get_limits` in one atomic engine call.
+    """Counts a request against :meth:`get_check` in one atomic engine call.
 
     ``cache`` may name a cache object for this throttle (as DRF's ``cache``
     attribute does); by default ``RATELIMIT_USE_CACHE`` is used. ``timer`` is
@@ -84,8 +82,7 @@ class BaseRatelimitThrottle(BaseThrottle):
     count_denied: bool | None = None
     #: The token bucket's size; None: each rate's own limit.
     burst: int | None = None
-    #: The usage of each rate after the last check (empty when nothing was counted).
-    usages: Sequence[Usage] = ()
+    _result: Result | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,9 +90,8 @@ class BaseRatelimitThrottle(BaseThrottle):
             cls.cost = staticmethod(cls.__dict__["cost"])
         _validate_options(cls)
         key, rate = cls._declared_key_and_rate()
-        explicit = cls.algorithm is not None
         where = f"{cls.__module__}.{cls.__qualname__}"
-        declare(where, key, rate, cls.algorithm or SLIDING_WINDOW, explicit)
+        declare(Declaration(THROTTLE, where, key, rate, algorithm=cls.algorithm))
 
     @classmethod
     def _declared_key_and_rate(cls) -> tuple[Any, Any]:
@@ -106,11 +102,6 @@ class BaseRatelimitThrottle(BaseThrottle):
     def timer(self) -> float:
         return clock.now()
 
-    def get_algorithm(self) -> str:
-        if self.algorithm is None:
-            return conf.algorithm(SLIDING_WINDOW)
-        return parse_algorithm(self.algorithm, f"{type(self).__name__}.algorithm")
-
     def get_cost(self, request: Request) -> int:
         """What this request counts as against every rate of this throttle."""
         return resolve_cost(self.cost, request, f"{type(self).__name__}.cost")
@@ -120,41 +111,40 @@ class BaseRatelimitThrottle(BaseThrottle):
         """``DEFAULT_THROTTLE_RATES`` as it is now; a subclass may set its own dict."""
         return conf.throttle_rates()
 
-    def get_limits(self, request: Request, view: Any) -> list[Limit]:
-        """The limits this request counts against; empty to let it through uncounted."""
-        raise NotImplementedError(".get_limits() must be overridden")
+    @property
+    def usages(self) -> Sequence[Usage]:
+        """The usage of each rate after the last check (empty when nothing was counted)."""
+        return () if self._result is None else self._result.usages
+
+    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+        """The plan, rates and key value this request counts against; None to
+        let it through uncounted."""
+        raise NotImplementedError(".get_check() must be overridden")
 
     def policy_name(self) -> str:
         """The name of this throttle's policy in the RateLimit headers."""
         return self.scope or type(self).__name__
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.usages = []
-        if not conf.enabled():
+        self._result = None
+        current = conf.snapshot()
+        if not current.enabled:
             return True
-        limits = self.get_limits(request, view)
-        if not limits:
+        checked = self.get_check(request, view)
+        if checked is None:
             return True
+        plan, quotas, value = checked
         self.now = self.timer()
-        usages = check(
-            limits,
-            self.get_cost(request),
-            algorithm=self.get_algorithm(),
-            count_denied=conf.count_denied(False)
-            if self.count_denied is None
-            else self.count_denied,
-            now=self._decision_time(),
-            cache=self.cache,
-        )
-        if usages is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
+        result = plan.run(quotas, value, self.get_cost(request), self._decision_time())
+        if result is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
             return True
-        self.usages = usages
-        allowed = not any(usage.should_limit for usage in usages)
-        _publish_headers(request, view, self._policies(limits, usages, denied=not allowed))
-        if allowed:
+        self._result = result
+        if current.headers:
+            _publish_headers(request, view, self._policies(result))
+        if result.allowed:
             return self.throttle_success()
         send_request_limited(
-            type(self), request=request, view=view, group=self.policy_name(), usages=usages
+            type(self), request=request, view=view, group=self.policy_name(), usages=result.usages
         )
         return self.throttle_failure()
 
@@ -164,6 +154,16 @@ class BaseRatelimitThrottle(BaseThrottle):
         if getattr(self.timer, "__func__", None) is BaseRatelimitThrottle.timer:
             return None
         return self.now
+
+    def _declaration(self, fingerprint: tuple[Any, ...], make: Any) -> Declaration:
+        """The declaration of this throttle's attributes as they are now: made
+        once per distinct set of them (a test may change them on the class or
+        the instance), its plans compiled once per settings."""
+        declarations = _declarations(type(self))
+        declaration = declarations.get(fingerprint)
+        if declaration is None:
+            declaration = declarations[fingerprint] = make()
+        return declaration
 
     def throttle_success(self) -> bool:
         """Called after a counted request was allowed; DRF's hook, kept for subclasses."""
@@ -190,9 +190,20 @@ class BaseRatelimitThrottle(BaseThrottle):
         waits = [usage.retry_after for usage in self.usages if not usage.failed]
         return max(waits, default=0.0) or None
 
-    def _policies(self, limits: list[Limit], usages: list[Usage], denied: bool) -> list[Policy]:
-        names = policy_names(self.policy_name(), [limit.rate.period for limit in limits])
+    def _policies(self, result: Result) -> list[Policy]:
+        usages = result.usages
+        names = policy_names(self.policy_name(), [usage.period for usage in usages])
+        denied = not result.allowed
         return [Policy(name, usage, denied) for name, usage in zip(names, usages, strict=True)]
+
+
+def _declarations(cls: type) -> dict[tuple[Any, ...], Declaration]:
+    """A throttle class's declarations by fingerprint (its own, not its parent's)."""
+    found = cls.__dict__.get("_drf_ratelimit_declarations")
+    if found is None:
+        found = {}
+        cls._drf_ratelimit_declarations = found  # type: ignore[attr-defined]
+    return found
 
 
 def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> None:
@@ -202,8 +213,6 @@ def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> Non
     429s included. Policies accumulate on the request, so with several
     throttles the last one writes headers that cover them all.
     """
-    if not conf.headers_enabled():
-        return
     headers = getattr(view, "headers", None)
     if not isinstance(headers, dict):  # a view used outside dispatch (schema tools)
         return
@@ -220,6 +229,11 @@ def _validate_options(cls: type[BaseRatelimitThrottle]) -> None:
     parse_literal_cost(cls.cost, f"{name}.cost")
     parse_count_denied(cls.count_denied, f"{name}.count_denied")
     parse_burst(cls.burst, f"{name}.burst")
+
+
+def _frozen(value: Any) -> Any:
+    """A list (of rates, of methods) as a tuple, so it can be part of a fingerprint."""
+    return tuple(value) if isinstance(value, list | set | frozenset) else value
 
 
 class RatelimitThrottle(BaseRatelimitThrottle):
@@ -257,41 +271,70 @@ class RatelimitThrottle(BaseRatelimitThrottle):
     def _declared_key_and_rate(cls) -> tuple[Any, Any]:
         return cls.key, cls.rate
 
-    def get_limits(self, request: Request, view: Any) -> list[Limit]:
-        methods = normalise_method(self.method)
-        if not method_matches(methods, request.method):
-            return []
-        view_name = view_class_name(type(view))
-        group = self.group or view_name
-        rates = self.get_rates(group, request)
-        value = key_value(self.key, group, request) if rates else None
-        if value is None:
-            return []
-        part = method_key_part(methods)
-        counter = "\0".join((self.group or self._own_counter(view_name), part))
-        return [
-            Limit(counter, rate, value, methods=part, aligned=True, burst=self.burst)
-            for rate in rates
-        ]
+    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+        rate, source = self.rate, _rate_attribute(type(self))
+        if rate is None:
+            rate, source = _scope_rate(self), conf.throttle_rate_setting(self.scope)
+        declaration = self._declaration(
+            (
+                self.key,
+                _frozen(rate),
+                self.group,
+                _frozen(self.method),
+                self.algorithm,
+                self.count_denied,
+                self.burst,
+                self.cache,
+                source,
+            ),
+            lambda: Declaration(
+                THROTTLE,
+                f"{type(self).__module__}.{type(self).__qualname__}",
+                self.key,
+                rate,
+                group=self.group,
+                method=self.method,
+                algorithm=self.algorithm,
+                count_denied=self.count_denied,
+                burst=self.burst,
+                cache=self.cache,
+                rate_source=source,
+            ),
+        )
+        plan = self._plan(declaration, type(view))
+        if not plan.admits(request):
+            return None
+        quotas = plan.quotas(request)
+        value = None if quotas is None else plan.value(request)
+        return None if value is None or quotas is None else (plan, quotas, value)
 
-    def _own_counter(self, view_name: str) -> str:
-        """Without a ``group``, each (view, throttle class) pair counts on its own,
-        so two throttles of one view never add up each other's requests."""
+    def _plan(self, declaration: Declaration, view_class: type) -> Plan:
+        """The plan for this view: the group key and rate callables see is the
+        ``group``, else the view's name; without a ``group`` each (view,
+        throttle class) pair counts on its own, so two throttles of one view
+        never add up each other's requests."""
+        if self.group:
+            return plan_for(declaration, self.group)
+        view_name = _view_name(view_class)
         throttle = type(self)
-        return f"{view_name}\0{throttle.__module__}.{throttle.__qualname__}"
+        counter = f"{view_name}\0{throttle.__module__}.{throttle.__qualname__}"
+        return plan_for(declaration, view_name, counter)
 
-    def get_rates(self, group: str, request: Request) -> tuple[Rate, ...]:
-        """The rates for this request: ``rate``, or the scope's default rate."""
-        if self.rate is not None:
-            return resolve_rates(self.rate, group, request, _rate_attribute(type(self)))
-        return parse_rates(_scope_rate(self), source=conf.throttle_rate_setting(self.scope))
+
+_VIEW_NAMES: dict[type, str] = {}
+
+
+def _view_name(view_class: type) -> str:
+    name = _VIEW_NAMES.get(view_class)
+    if name is None:
+        name = _VIEW_NAMES[view_class] = view_class_name(view_class)
+    return name
 
 
 def _validate_literals(cls: type[RatelimitThrottle]) -> None:
     key_function(cls.key)
-    rate = cls.rate
-    if not callable(rate) and not (isinstance(rate, str) and is_dotted_path(rate)):
-        parse_rates(rate, source=_rate_attribute(cls))
+    if not is_dynamic(cls.rate):
+        parse_rates(cls.rate, source=_rate_attribute(cls))
 
 
 def _scope_rate(throttle: BaseRatelimitThrottle) -> Any:
@@ -349,14 +392,29 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raise NotImplementedError(".get_cache_key() must be overridden")
 
-    def get_limits(self, request: Request, view: Any) -> list[Limit]:
+    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
         if not self.rates:
-            return []
+            return None
         self.key = self.get_cache_key(request, view)
         if self.key is None:
-            return []
+            return None
         group = self.scope or type(self).__qualname__
-        return [Limit(group, rate, self.key, aligned=True, burst=self.burst) for rate in self.rates]
+        declaration = self._declaration(
+            (group, self.rates, self.algorithm, self.count_denied, self.burst, self.cache),
+            lambda: Declaration(
+                THROTTLE,
+                f"{type(self).__module__}.{type(self).__qualname__}",
+                None,
+                list(self.rates),
+                algorithm=self.algorithm,
+                count_denied=self.count_denied,
+                burst=self.burst,
+                cache=self.cache,
+            ),
+        )
+        plan = plan_for(declaration, group)
+        quotas = plan.static_quotas
+        return None if quotas is None else (plan, quotas, self.key)
 
     def _ident_or_pk(self, request: Request) -> str:
         user = getattr(request, "user", None)
@@ -405,15 +463,15 @@ class ScopedRateThrottle(SimpleRateThrottle):
     scope_attr = "throttle_scope"
 
     def __init__(self) -> None:
-        """The rate depends on the view, so it is resolved in :meth:`get_limits`."""
+        """The rate depends on the view, so it is resolved in :meth:`get_check`."""
 
-    def get_limits(self, request: Request, view: Any) -> list[Limit]:
+    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return []
+            return None
         self.rate = None
         self._resolve_rate()
-        return super().get_limits(request, view)
+        return super().get_check(request, view)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}

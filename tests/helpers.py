@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -86,3 +87,8 @@ urlpatterns: list[Any] = [
     path("permission-denied/", raises_permission_denied),
     path("custom/", raises_custom),
 ]
+
+
+class SubclassedLocMemCache(LocMemCache):
+    """Local memory whose class drf_ratelimit does not know: counted through
+    Django's cache API (``add`` and ``incr``), as any unknown backend is."""

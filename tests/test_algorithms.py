@@ -45,23 +45,26 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from drf_ratelimit import clock as clock_module
-from drf_ratelimit import conf, gcra, registry, sliding
-from drf_ratelimit.algorithms import FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, US
-from drf_ratelimit.backends import Batch, Slot
-from drf_ratelimit.backends.redis import RedisStore
-from drf_ratelimit.cachekeys import state_cache_key, throttle_cache_key
+from drf_ratelimit import conf
+from drf_ratelimit._algorithms import NAMES, algorithm_named
+from drf_ratelimit._algorithms import sliding_window as sliding
+from drf_ratelimit._algorithms import token_bucket as gcra
+from drf_ratelimit._algorithms.base import US, KeyScope
+from drf_ratelimit._engine import DECLARED, Limit, check
+from drf_ratelimit._spec.rates import Rate
+from drf_ratelimit._storage import Quotas
+from drf_ratelimit._storage.redis import RedisStore
 from drf_ratelimit.clock import FakeClock, use_clock
 from drf_ratelimit.core import get_usage
 from drf_ratelimit.decorators import ratelimit
-from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.exceptions import CounterUnavailable, Ratelimited
-from drf_ratelimit.rates import Rate
 from drf_ratelimit.throttles import RatelimitThrottle
 from drf_ratelimit.usage import Usage
 from tests.conftest import Backend, install_backend, skip_token_bucket_on_pylibmc
 from tests.servers import REQUIRE_SERVERS, MemcachedServer, find_binary, free_port, wait_for_port
 
 T0 = 1_700_000_000.0
+FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET = NAMES
 ALGORITHMS = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET]
 TIMED = [SLIDING_WINDOW, TOKEN_BUCKET]
 REDIS_BACKENDS = ["redis", "django_redis"]
@@ -106,9 +109,9 @@ def algorithm(request: pytest.FixtureRequest) -> str:
 def _declarations() -> Iterator[None]:
     """Throttles and decorated views defined by these tests leave the registry
     (read by the system checks) as they found it."""
-    saved = list(registry.DECLARATIONS)
+    saved = list(DECLARED)
     yield
-    registry.DECLARATIONS[:] = saved
+    DECLARED[:] = saved
 
 
 def limit(
@@ -1006,34 +1009,20 @@ def start_cluster(port: int) -> None:
         client.close()
 
 
-def two_rate_slots(algorithm: str, value: str) -> list[Slot]:
-    """The slots the engine builds for one client checked against two rates."""
-    prefix, hasher = conf.cache_prefix(), conf.hash_function()
-    slots = []
-    for rate in (Rate(3, 60), Rate(100, 86400)):
-        if algorithm == FIXED_WINDOW:
-            start = int(T0 // rate.period) * rate.period
-            key = throttle_cache_key(
-                prefix=prefix,
-                hasher=hasher,
-                group="cluster",
-                rate=str(rate),
-                value=value,
-                window_start=start,
-            )
-            slots.append(Slot(key, rate.limit, rate.period, timeout=rate.period + 5))
-            continue
-        key = state_cache_key(
-            prefix=prefix,
-            hasher=hasher,
-            algorithm=algorithm,
-            group="cluster",
-            rate=str(rate),
-            value=value,
-        )
-        interval = gcra.interval_us(rate.limit, rate.period)
-        slots.append(Slot(key, rate.limit, rate.period, interval_us=interval))
-    return slots
+TWO_RATES = (Rate(3, 60), Rate(100, 86400))
+
+
+def two_rate_keys(algorithm: str, value: str) -> tuple[Quotas, list[str]]:
+    """The quotas and keys the engine builds for one client checked against two rates."""
+    chosen = algorithm_named(algorithm, aligned_windows=True)
+    quotas = Quotas.compile(chosen, TWO_RATES, None)
+    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "cluster")
+    return quotas, chosen.keys(quotas.items, scope, value, T0)
+
+
+def counts_before(found: list[Any]) -> list[int]:
+    """The count each quota had before the request (fixed and sliding window)."""
+    return [state if isinstance(state, int) else state.current for state in found]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -1047,13 +1036,12 @@ def test_redis_cluster_runs_a_two_rate_check_in_one_slot(
     try:
         # First on the app's time, then (another client) on the server's.
         for client, now_us in (("10.6.6.6", int(T0 * US)), ("10.7.7.7", None)):
-            slots = two_rate_slots(algorithm, client)
-            assert len({cluster.keyslot(slot.key) for slot in slots}) == 1  # type: ignore[no-untyped-call]
-            batch = Batch(slots, cost=1, count_denied=False, now_us=now_us)
-            outcomes = [store.run(algorithm, batch) for _ in range(4)]
+            quotas, keys = two_rate_keys(algorithm, client)
+            assert len({cluster.keyslot(key) for key in keys}) == 1  # type: ignore[no-untyped-call]
+            outcomes = [store.run(quotas, keys, 1, False, now_us) for _ in range(4)]
             assert [o.counted for o in outcomes] == [True, True, True, False]
             if algorithm != TOKEN_BUCKET:  # counts before each request, per rate
-                assert [[s.before for s in o.states] for o in outcomes] == [
+                assert [counts_before(o.found) for o in outcomes] == [
                     [0, 0],
                     [1, 1],
                     [2, 2],
@@ -1066,16 +1054,17 @@ def test_redis_cluster_runs_a_two_rate_check_in_one_slot(
 def test_redis_cluster_refuses_keys_without_a_shared_tag(redis_cluster_port: int) -> None:
     """The control: keys that hash to different slots fail, both in redis-py's
     cluster client and on the server itself, so the test above could fail."""
-    untagged = [Slot("rl:burst:10.6.6.6", 3, 60), Slot("rl:daily:10.6.6.6", 100, 86400)]
-    batch = Batch(untagged, cost=1, count_denied=False, now_us=int(T0 * US))
+    untagged = ["rl:burst:10.6.6.6", "rl:daily:10.6.6.6"]
+    quotas = Quotas.compile(algorithm_named(SLIDING_WINDOW, aligned_windows=True), TWO_RATES, None)
+    now_us = int(T0 * US)
     cluster = RedisCluster(host="127.0.0.1", port=redis_cluster_port)
     plain = redis.Redis(port=redis_cluster_port, socket_timeout=5)
     try:
-        assert len({cluster.keyslot(slot.key) for slot in untagged}) == 2  # type: ignore[no-untyped-call]
+        assert len({cluster.keyslot(key) for key in untagged}) == 2  # type: ignore[no-untyped-call]
         with pytest.raises(CounterUnavailable, match="same key slot"):
-            RedisStore(lambda: cluster, lambda key: key).run(SLIDING_WINDOW, batch)
+            RedisStore(lambda: cluster, lambda key: key).run(quotas, untagged, 1, False, now_us)
         with pytest.raises(CounterUnavailable, match=r"CrossSlot|hash to the same slot"):
-            RedisStore(lambda: plain, lambda key: key).run(SLIDING_WINDOW, batch)
+            RedisStore(lambda: plain, lambda key: key).run(quotas, untagged, 1, False, now_us)
     finally:
         cluster.close()
         plain.close()
@@ -1154,14 +1143,10 @@ def remaining_ttl(backend: Backend, key: str) -> float:
 
 
 def token_key(lim: Limit) -> str:
-    return state_cache_key(
-        prefix=conf.cache_prefix(),
-        hasher=conf.hash_function(),
-        algorithm=TOKEN_BUCKET,
-        group=lim.group,
-        rate=str(lim.rate),
-        value=lim.value,
-    )
+    bucket = algorithm_named(TOKEN_BUCKET, aligned_windows=True)
+    quotas = Quotas.compile(bucket, [lim.rate], lim.burst)
+    (key,) = bucket.keys(quotas.items, lim.scope, lim.value, T0)
+    return key
 
 
 # --- regressions: reset times, refunds, peeks, methods, duplicate rates, cost errors ---------

@@ -1,4 +1,5 @@
-"""Cache keys: byte-identical to django-ratelimit 4.1, and always memcached-safe."""
+"""Cache keys: the decorator's byte-identical to django-ratelimit 4.1, the others
+tagged for Redis Cluster; every one memcached-safe whatever the client sends."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from drf_ratelimit.cachekeys import fixed_window_cache_key, state_cache_key, throttle_cache_key
-from drf_ratelimit.methods import ALL, method_key_part
-from drf_ratelimit.rates import parse_rate
+from drf_ratelimit._algorithms import ALIGNED_FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET
+from drf_ratelimit._algorithms.base import Algorithm, KeyScope
+from drf_ratelimit._algorithms.fixed_window import django_ratelimit_key
+from drf_ratelimit._spec.methods import ALL, method_key_part
+from drf_ratelimit._spec.rates import Rate, parse_rate
 
 #: Any text at all, lone surrogates and control characters included.
 ANY_TEXT = st.text(st.characters(codec=None, categories=None, exclude_categories=[]))
@@ -24,8 +27,9 @@ LONG_TEXT = st.text(
     st.characters(codec=None, categories=None, exclude_categories=[]), min_size=1, max_size=16
 ).map(lambda chunk: (chunk * (10_240 // len(chunk) + 1))[:10_240])
 SHA256_KEY = re.compile(r"rl:[0-9a-f]{64}")
-#: A throttle or state key: the Redis Cluster hash tag, then the digest.
-TAGGED_KEY = re.compile(r"rl:\{[0-9a-f]{16}\}[0-9a-f]{64}")
+#: A throttle or state key: the client's digest as a Redis Cluster hash tag,
+#: then the algorithm, the rate and (fixed window) the window's start.
+TAGGED_KEY = re.compile(r"rl:\{[0-9a-f]{64}\}(fw|sw|tb)[0-9]+/[0-9]+s(:[0-9]+)?")
 
 
 def _key(
@@ -37,15 +41,8 @@ def _key(
     hasher: Callable[[bytes], Any] = hashlib.sha256,
     prefix: str = "rl:",
 ) -> str:
-    return fixed_window_cache_key(
-        prefix=prefix,
-        hasher=hasher,
-        group=group,
-        rate=rate,
-        value=value,
-        window_end=window_end,
-        methods=methods,
-    )
+    scope = KeyScope(prefix, hasher, group, methods)
+    return django_ratelimit_key(scope, rate, value, window_end)
 
 
 # The reference table lists the rate as '5/m'; what is hashed is the normalised
@@ -177,96 +174,85 @@ def test_property_encodable_values_match_strict_utf8(value: str, group: str) -> 
     assert _key(group, "5/60s", value, 1700000000) == "rl:" + hashlib.sha256(raw).hexdigest()
 
 
-# --- the throttles' storage keys ------------------------------------------------------
+# --- the tagged keys: the throttles', and every algorithm's state ---------------------------
 
 
-def _throttle_key(
+FIVE_PER_MINUTE = Rate(5, 60)
+
+
+def _tagged(
+    algorithm: Algorithm = SLIDING_WINDOW,
+    rate: Rate = FIVE_PER_MINUTE,
     group: str = "anon",
-    rate: str = "5/60s",
     value: str = "throttle_anon_1.2.3.4",
-    window_start: int = 1_699_999_980,
+    now: float = 1_700_000_000,
+    methods: str = "",
     hasher: Callable[[bytes], Any] = hashlib.sha256,
     prefix: str = "rl:",
 ) -> str:
-    return throttle_cache_key(
-        prefix=prefix,
-        hasher=hasher,
-        group=group,
-        rate=rate,
-        value=value,
-        window_start=window_start,
-    )
+    quota = algorithm.quota(rate, None)
+    (key,) = algorithm.keys([quota], KeyScope(prefix, hasher, group, methods), value, now)
+    return key
 
 
-_THROTTLE_BASE: dict[str, Any] = {
-    "group": "anon",
-    "rate": "5/60s",
-    "value": "1.2.3.4",
-    "window_start": 1_699_999_980,
-}
+def test_a_tagged_key_is_the_client_digest_then_the_algorithm_and_rate() -> None:
+    digest = hashlib.sha256(b"anon\0\0throttle_anon_1.2.3.4").hexdigest()
+    assert _tagged() == "rl:{" + digest + "}sw5/60s"
+    assert _tagged(TOKEN_BUCKET) == "rl:{" + digest + "}tb5/60s"
+    assert _tagged(ALIGNED_FIXED_WINDOW) == "rl:{" + digest + "}fw5/60s:1699999980"
 
 
-def test_throttle_key_is_the_slot_tag_then_the_separated_hash() -> None:
-    tag = hashlib.sha256(b"drf_ratelimit.slot\0anon\0throttle_anon_1.2.3.4").hexdigest()[:16]
-    material = "drf_ratelimit\0throttle\x005/60s\x001699999980\0anon\0throttle_anon_1.2.3.4"
-    expected = "rl:{" + tag + "}" + hashlib.sha256(material.encode()).hexdigest()
-    assert _throttle_key() == expected
-
-
-def test_throttle_key_is_stable() -> None:
-    assert _throttle_key() == _throttle_key()
-    assert TAGGED_KEY.fullmatch(_throttle_key())
-
-
-def test_throttle_key_uses_the_configured_prefix_and_hasher() -> None:
-    key = _throttle_key(hasher=hashlib.md5, prefix="custom-")
-    assert re.fullmatch(r"custom-\{[0-9a-f]{16}\}[0-9a-f]{32}", key)
-
-
-def _state_key(algorithm: str = "sliding-window", rate: str = "5/60s", **parts: str) -> str:
-    return state_cache_key(
-        prefix="rl:",
-        hasher=hashlib.sha256,
-        algorithm=algorithm,
-        group=parts.get("group", "anon"),
-        rate=rate,
-        value=parts.get("value", "1.2.3.4"),
-    )
+def test_a_tagged_key_uses_the_configured_prefix_and_hasher() -> None:
+    key = _tagged(hasher=hashlib.md5, prefix="custom-")
+    assert re.fullmatch(r"custom-\{[0-9a-f]{32}\}sw5/60s", key)
 
 
 def test_every_key_of_one_check_shares_a_redis_cluster_slot() -> None:
-    """Keys of one client and group (one per rate, any window) share a hash tag,
-    so one script may touch them all on a Redis Cluster."""
+    """Keys of one client and group (one per rate, any window, any algorithm)
+    share a hash tag, so one script may touch them all on a Redis Cluster."""
     keys = [
-        _state_key(rate="5/60s"),
-        _state_key(rate="100/3600s"),
-        _state_key("token-bucket", rate="5/1s"),
-        _throttle_key(group="anon", value="1.2.3.4", rate="5/60s"),
-        _throttle_key(group="anon", value="1.2.3.4", rate="9/1s", window_start=7),
+        _tagged(rate=Rate(5, 60)),
+        _tagged(rate=Rate(100, 3600)),
+        _tagged(TOKEN_BUCKET, rate=Rate(5, 1)),
+        _tagged(ALIGNED_FIXED_WINDOW, rate=Rate(5, 60)),
+        _tagged(ALIGNED_FIXED_WINDOW, rate=Rate(9, 1), now=7),
     ]
     assert len({key_slot(key.encode()) for key in keys}) == 1
-    assert key_slot(_state_key(value="1.2.3.5").encode()) != key_slot(keys[0].encode())
+    assert key_slot(_tagged(value="1.2.3.5").encode()) != key_slot(keys[0].encode())
 
 
 def test_the_algorithm_is_part_of_the_state_key() -> None:
     """Switching algorithms never reads a value of another shape (WRONGTYPE)."""
-    assert _state_key("sliding-window") != _state_key("token-bucket")
-    assert TAGGED_KEY.fullmatch(_state_key())
+    assert len({_tagged(a) for a in (SLIDING_WINDOW, TOKEN_BUCKET, ALIGNED_FIXED_WINDOW)}) == 3
+    assert TAGGED_KEY.fullmatch(_tagged())
 
 
-@given(value=ANY_TEXT, group=ANY_TEXT)
-def test_property_state_key_is_always_memcached_safe(value: str, group: str) -> None:
-    key = _state_key(group=group, value=value)
-    assert TAGGED_KEY.fullmatch(key)
-    assert list(memcache_key_warnings(key)) == []
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"group": "user"},
+        {"rate": Rate(5, 61)},
+        {"rate": Rate(6, 60)},
+        {"value": "throttle_anon_1.2.3.5"},
+        {"methods": "POST"},
+    ],
+)
+def test_every_part_changes_the_tagged_key(changed: dict[str, Any]) -> None:
+    assert _tagged(**changed) != _tagged()
+
+
+def test_the_fixed_window_key_changes_with_the_window() -> None:
+    first = _tagged(ALIGNED_FIXED_WINDOW, now=1_700_000_000)
+    assert _tagged(ALIGNED_FIXED_WINDOW, now=1_700_000_039.9) == first
+    assert _tagged(ALIGNED_FIXED_WINDOW, now=1_700_000_040) != first
 
 
 @pytest.mark.parametrize(
     "parts",
     [
-        {"group": "g", "rate": "5/60s", "value": "1.2.3.4", "window": 1_700_000_000},
-        {"group": "myapp.views.login", "rate": "5/60s", "value": "1.2.3.4", "window": 1700000057},
-        {"group": "", "rate": "", "value": "", "window": 0},
+        {"group": "g", "value": "1.2.3.4", "window": 1_700_000_000},
+        {"group": "myapp.views.login", "value": "1.2.3.4", "window": 1700000057},
+        {"group": "", "value": "", "window": 0},
     ],
 )
 def test_throttle_key_differs_from_decorator_key_for_the_same_parts(
@@ -275,57 +261,42 @@ def test_throttle_key_differs_from_decorator_key_for_the_same_parts(
     """A throttle and a decorator counting the same group, rate and client in
     windows with the same number must never share a counter: their windows
     are laid out differently."""
-    decorator = _key(parts["group"], parts["rate"], parts["value"], parts["window"])
-    throttle = _throttle_key(
-        group=parts["group"], rate=parts["rate"], value=parts["value"], window_start=parts["window"]
+    decorator = _key(parts["group"], "5/60s", parts["value"], parts["window"])
+    throttle = _tagged(
+        ALIGNED_FIXED_WINDOW, group=parts["group"], value=parts["value"], now=parts["window"]
     )
     assert throttle != decorator
 
 
 @pytest.mark.parametrize(
-    "changed",
-    [
-        {"group": "user"},
-        {"rate": "5/61s"},
-        {"value": "throttle_anon_1.2.3.5"},
-        {"window_start": 1_700_000_040},
-    ],
-)
-def test_every_part_changes_the_throttle_key(changed: dict[str, Any]) -> None:
-    assert _throttle_key(**changed) != _throttle_key()
-
-
-@pytest.mark.parametrize(
     ("first", "second"),
     [
-        ({"group": "anon5", "rate": "/60s"}, {"group": "anon", "rate": "5/60s"}),
-        ({"group": "g5/60s", "rate": ""}, {"group": "g", "rate": "5/60s"}),
-        ({"value": "x1", "window_start": 23}, {"value": "x", "window_start": 123}),
-        ({"rate": "5/60s1", "value": "2"}, {"rate": "5/60s", "value": "12"}),
+        (("x1", 23), ("x", 123)),
+        (("1.2.3.4", 1700000057), ("1.2.3.41", 700000057)),
     ],
 )
 def test_separators_prevent_ambiguous_concatenations(
-    first: dict[str, Any], second: dict[str, Any]
+    first: tuple[str, int], second: tuple[str, int]
 ) -> None:
     """The decorator's key concatenates its parts bare (django-ratelimit's
-    layout), so these pairs collide there; the throttle key separates them."""
-    a, b = {**_THROTTLE_BASE, **first}, {**_THROTTLE_BASE, **second}
-    assert _key(a["group"], a["rate"], a["value"], a["window_start"]) == _key(
-        b["group"], b["rate"], b["value"], b["window_start"]
+    layout), so these pairs collide there; the tagged key separates them."""
+    assert _key("g", "5/60s", *first) == _key("g", "5/60s", *second)
+    assert _tagged(ALIGNED_FIXED_WINDOW, value=first[0], now=first[1]) != _tagged(
+        ALIGNED_FIXED_WINDOW, value=second[0], now=second[1]
     )
-    assert _throttle_key(**a) != _throttle_key(**b)
 
 
 @given(value=ANY_TEXT, group=ANY_TEXT)
-def test_property_throttle_key_is_always_memcached_safe(value: str, group: str) -> None:
-    key = _throttle_key(group=group, value=value)
-    assert TAGGED_KEY.fullmatch(key)
-    assert list(memcache_key_warnings(key)) == []
+def test_property_tagged_key_is_always_memcached_safe(value: str, group: str) -> None:
+    for algorithm in (SLIDING_WINDOW, TOKEN_BUCKET, ALIGNED_FIXED_WINDOW):
+        key = _tagged(algorithm, group=group, value=value)
+        assert TAGGED_KEY.fullmatch(key)
+        assert list(memcache_key_warnings(key)) == []
 
 
 @given(value=LONG_TEXT)
-def test_property_long_values_give_a_short_throttle_key(value: str) -> None:
-    assert TAGGED_KEY.fullmatch(_throttle_key(value=value))
+def test_property_long_values_give_a_short_tagged_key(value: str) -> None:
+    assert TAGGED_KEY.fullmatch(_tagged(value=value))
 
 
 @given(
@@ -344,4 +315,4 @@ def test_property_distinct_encodable_parts_give_distinct_keys(
         except UnicodeEncodeError:
             return
     if a != b:
-        assert _throttle_key(group=a[0], value=a[1]) != _throttle_key(group=b[0], value=b[1])
+        assert _tagged(group=a[0], value=a[1]) != _tagged(group=b[0], value=b[1])

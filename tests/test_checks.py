@@ -9,8 +9,8 @@ import pytest
 from django.core import checks
 from django.core.checks.registry import registry as check_registry
 
-from drf_ratelimit import registry
-from drf_ratelimit.checks import (
+from drf_ratelimit._engine.declarations import DECLARED, THROTTLE, Declaration
+from drf_ratelimit._ops.checks import (
     check_algorithms,
     check_cache,
     check_declared_limits,
@@ -23,12 +23,17 @@ LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 
 
 @pytest.fixture(autouse=True)
-def declarations() -> Iterator[list[registry.Declaration]]:
+def declarations() -> Iterator[list[Declaration]]:
     """An empty registry for each test; the real one is put back afterwards."""
-    saved = list(registry.DECLARATIONS)
-    registry.DECLARATIONS.clear()
-    yield registry.DECLARATIONS
-    registry.DECLARATIONS[:] = saved
+    saved = list(DECLARED)
+    DECLARED.clear()
+    yield DECLARED
+    DECLARED[:] = saved
+
+
+def declare(where: str, key: Any, rate: Any, algorithm: str | None = None) -> None:
+    """What a throttle class records when it is defined."""
+    DECLARED.append(Declaration(THROTTLE, where, key, rate, algorithm=algorithm))
 
 
 def ids(messages: list[checks.CheckMessage]) -> list[str | None]:
@@ -148,10 +153,10 @@ def test_valid_declarations_pass() -> None:
     ratelimit(key="ip", rate="5/m")(lambda request: None)
     ratelimit(key="tests.helpers.mykey", rate="tests.helpers.callable_rate")(lambda request: None)
     ratelimit(key=lambda group, request: "k", rate=lambda group, request: "1/s")(lambda r: None)
-    registry.declare("a throttle", "user_or_ip", (10, 60))
-    registry.declare("no rate", None, None)
+    declare("a throttle", "user_or_ip", (10, 60))
+    declare("no rate", None, None)
 
-    assert len(registry.DECLARATIONS) == 5
+    assert len(DECLARED) == 5
     assert check_declared_limits() == []
 
 
@@ -160,7 +165,7 @@ def test_the_decorator_records_where_it_was_used() -> None:
 
     ratelimit(key="ip", rate="5/m")(login)
 
-    [declaration] = registry.DECLARATIONS
+    [declaration] = DECLARED
     assert "test_the_decorator_records_where_it_was_used.<locals>.login" in declaration.where
     assert (declaration.key, declaration.rate) == ("ip", "5/m")
 
@@ -178,8 +183,8 @@ def test_the_decorator_records_where_it_was_used() -> None:
     ],
 )
 def test_e005_a_declared_rate_or_key_that_does_not_parse(key: Any, rate: Any, quoted: str) -> None:
-    registry.declare("SomeThrottle", "ip", "5/m")
-    registry.declare("BadThrottle", key, rate)
+    declare("SomeThrottle", "ip", "5/m")
+    declare("BadThrottle", key, rate)
 
     messages = check_declared_limits()
 
@@ -190,8 +195,8 @@ def test_e005_a_declared_rate_or_key_that_does_not_parse(key: Any, rate: Any, qu
 
 
 def test_e005_reports_every_bad_declaration() -> None:
-    registry.declare("one", "field:x", "5/m")
-    registry.declare("two", "ip", "tests.helpers.no_such_rate")
+    declare("one", "field:x", "5/m")
+    declare("two", "ip", "tests.helpers.no_such_rate")
 
     assert [message.msg.split(":")[0] for message in check_declared_limits()] == ["one", "two"]
 

@@ -15,7 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import RequestFactory
 
-from drf_ratelimit import ALL, UNSAFE, registry
+from drf_ratelimit import ALL, UNSAFE
+from drf_ratelimit._engine import DECLARED
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.core import get_usage, is_ratelimited
 from drf_ratelimit.decorators import ratelimit
@@ -38,9 +39,9 @@ GOLDEN_KEY_POST_GET = "rl:f219a5431430ed38bd33716298cf401e4eacacfd92bbe3450d5028
 
 @pytest.fixture(autouse=True)
 def _restore_declarations() -> Iterator[None]:
-    saved = list(registry.DECLARATIONS)
+    saved = list(DECLARED)
     yield
-    registry.DECLARATIONS[:] = saved
+    DECLARED[:] = saved
 
 
 def from_ip(ip: str = "1.2.3.4", method: str = "get") -> HttpRequest:

@@ -24,7 +24,7 @@ from django.views.generic import View
 from model_bakery import baker
 
 import drf_ratelimit
-from drf_ratelimit import registry
+from drf_ratelimit._engine import DECLARED
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.core import get_usage, is_ratelimited
 from drf_ratelimit.decorators import ratelimit
@@ -38,9 +38,9 @@ rf = RequestFactory()
 @pytest.fixture(autouse=True)
 def _restore_declarations() -> Iterator[None]:
     """Decorating views records declarations; leave the registry as we found it."""
-    saved = list(registry.DECLARATIONS)
+    saved = list(DECLARED)
     yield
-    registry.DECLARATIONS[:] = saved
+    DECLARED[:] = saved
 
 
 def limited_flag(request: HttpRequest) -> bool:

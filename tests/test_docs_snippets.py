@@ -13,10 +13,10 @@ from django.test import RequestFactory, override_settings
 from django.urls import path
 from rest_framework.test import APIClient
 
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._request.ip import client_ip
+from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.clock import FakeClock
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.ip import client_ip
-from drf_ratelimit.rates import Rate
 from drf_ratelimit.signals import fail_policy_used, request_limited
 from drf_ratelimit.throttles import AnonRateThrottle, UserRateThrottle
 from tests.docs_snippets import algorithms, openapi, settings_snippets, signals, views

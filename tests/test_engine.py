@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from drf_ratelimit._algorithms.fixed_window import decorator_reset_after, fixed_window_end
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.clock import FakeClock
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.rates import Rate
 from drf_ratelimit.usage import FAIL_CLOSED
-from drf_ratelimit.windows import decorator_reset_after, fixed_window_end
 from tests.conftest import Backend
 
 NOW = 1_700_000_000.5  # 20.5 s into a minute: the aligned minute resets in 39.5 s

@@ -14,8 +14,15 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from drf_ratelimit.algorithms import US
-from drf_ratelimit.gcra import allows, arrival, interval_us, key_timeout_ms, retry_after_us, used
+from drf_ratelimit._algorithms.base import US
+from drf_ratelimit._algorithms.token_bucket import (
+    allows,
+    arrival,
+    interval_us,
+    key_timeout_ms,
+    retry_after_us,
+    used,
+)
 
 NOW = 1_700_000_000 * US
 #: 3 per minute: one token every 20 s.

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from drf_ratelimit.groups import group_for, view_class_name
+from drf_ratelimit._spec.groups import group_for, view_class_name
 
 rf = RequestFactory()
 captured: list[str] = []

@@ -9,8 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import RequestFactory
 
-from drf_ratelimit.ip import client_ip, mask_ip, raw_client_ip
-from drf_ratelimit.keys import key_value
+from drf_ratelimit._request.ip import client_ip, mask_ip, raw_client_ip
+from drf_ratelimit._request.keys import key_value
 
 rf = RequestFactory()
 

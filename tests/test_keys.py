@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from drf_ratelimit.keys import (
+from drf_ratelimit._request.keys import (
     ip_key,
     key_function,
     key_value,

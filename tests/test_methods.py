@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from drf_ratelimit.methods import ALL, UNSAFE, method_key_part, method_matches
+from drf_ratelimit._spec.methods import ALL, UNSAFE, method_key_part, method_matches
 
 METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 

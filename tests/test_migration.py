@@ -28,15 +28,16 @@ from django.utils.decorators import method_decorator
 from django.views.generic import View
 
 import drf_ratelimit
-from drf_ratelimit import conf, core, registry
-from drf_ratelimit.cachekeys import fixed_window_cache_key
+from drf_ratelimit import conf, core
+from drf_ratelimit._algorithms.base import KeyScope
+from drf_ratelimit._algorithms.fixed_window import django_ratelimit_key, fixed_window_end
+from drf_ratelimit._engine import DECLARED
+from drf_ratelimit._spec.methods import method_key_part
+from drf_ratelimit._spec.rates import Rate, parse_rate
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.decorators import ratelimit
 from drf_ratelimit.exceptions import Ratelimited
-from drf_ratelimit.methods import method_key_part
 from drf_ratelimit.middleware import RatelimitMiddleware
-from drf_ratelimit.rates import parse_rate
-from drf_ratelimit.windows import fixed_window_end
 from tests.conftest import Backend
 
 rf = RequestFactory()
@@ -46,9 +47,9 @@ LIMIT = {"group": "migrate", "key": "ip", "rate": "5/m"}
 
 @pytest.fixture(autouse=True)
 def _restore_declarations() -> Iterator[None]:
-    saved = list(registry.DECLARATIONS)
+    saved = list(DECLARED)
     yield
-    registry.DECLARATIONS[:] = saved
+    DECLARED[:] = saved
 
 
 @pytest.fixture
@@ -238,15 +239,8 @@ def test_the_same_cache_key_for_the_same_inputs(
     assert fixed_window_end(legacy_clock(), period, value) == window
 
     theirs = legacy_core._make_cache_key("grp", window, rate, value, method)
-    ours = fixed_window_cache_key(
-        prefix=conf.cache_prefix(),
-        hasher=conf.hash_function(),
-        group="grp",
-        rate=str(parsed),
-        value=value,
-        window_end=window,
-        methods=method_key_part(method),
-    )
+    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "grp", method_key_part(method))
+    ours = django_ratelimit_key(scope, parsed, value, window)
     assert ours == theirs
 
 
@@ -259,15 +253,8 @@ def test_the_same_cache_key_with_another_hash_and_prefix(
     window = legacy_core._get_window("1.2.3.4", 60)
 
     theirs = legacy_core._make_cache_key("grp", window, "5/m", "1.2.3.4", drf_ratelimit.ALL)
-    ours = fixed_window_cache_key(
-        prefix=conf.cache_prefix(),
-        hasher=conf.hash_function(),
-        group="grp",
-        rate="5/60s",
-        value="1.2.3.4",
-        window_end=window,
-        methods="",
-    )
+    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "grp")
+    ours = django_ratelimit_key(scope, Rate(5, 60), "1.2.3.4", window)
     assert ours == theirs
     assert ours.startswith("limits:")
 

@@ -9,8 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drf_ratelimit._spec.rates import UNIT_SECONDS, Rate, is_dotted_path, parse_rate, parse_rates
 from drf_ratelimit.exceptions import InvalidRate
-from drf_ratelimit.rates import UNIT_SECONDS, Rate, is_dotted_path, parse_rate, parse_rates
 
 ACCEPTED: list[tuple[object, tuple[int, int]]] = [
     # single-letter units

@@ -12,11 +12,11 @@ from django.dispatch import Signal
 from django.test import Client
 from rest_framework.test import APIClient
 
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.decorators import ratelimit
-from drf_ratelimit.engine import Limit, check
 from drf_ratelimit.exceptions import CounterUnavailable
-from drf_ratelimit.rates import Rate
 from drf_ratelimit.signals import fail_policy_used, request_limited
 from tests.ops_views import Login, LoginThrottle, hello
 

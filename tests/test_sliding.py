@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from drf_ratelimit.algorithms import US
-from drf_ratelimit.sliding import (
+from drf_ratelimit._algorithms.base import US
+from drf_ratelimit._algorithms.sliding_window import (
     SlidingCounts,
     allows,
     elapsed,

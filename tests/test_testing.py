@@ -14,8 +14,8 @@ from django.test import Client, RequestFactory
 from model_bakery import baker
 from rest_framework.test import APIClient
 
+from drf_ratelimit._ops.lookup import UnknownView
 from drf_ratelimit.clock import FakeClock
-from drf_ratelimit.lookup import UnknownView
 from drf_ratelimit.testing import (
     Ratelimits,
     assert_ratelimit_headers,

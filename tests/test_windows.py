@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drf_ratelimit.windows import (
-    EXPIRY_GRACE_SECONDS,
+from drf_ratelimit._algorithms.fixed_window import (
+    GRACE_SECONDS,
     aligned_window,
     decorator_reset_after,
     fixed_window_end,
@@ -65,7 +65,7 @@ def test_unencodable_and_odd_values_get_a_window(value: str) -> None:
 
 @pytest.mark.parametrize("period", [1, 2, 60, 3600, 86400])
 def test_key_timeout_is_period_plus_grace(period: int) -> None:
-    assert EXPIRY_GRACE_SECONDS == 5
+    assert GRACE_SECONDS == 5
     assert key_timeout(period) == period + 5
 
 

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from drf_ratelimit.ip import client_ip
+from drf_ratelimit._request.ip import client_ip
 from drf_ratelimit.throttles import (
     AnonRateThrottle,
     RatelimitThrottle,

@@ -3,7 +3,7 @@
 Same harness as test_concurrency.py (tests/backends/hammer.py): spawned
 processes x threads, one shared barrier per round, the clock frozen so no
 round straddles a window edge or refills a bucket. Each round hammers one
-client with 180 requests through :func:`drf_ratelimit.engine.check`:
+client with 180 requests through :func:`drf_ratelimit._engine.check`:
 
 * one rate (37/h): exactly 37 are admitted;
 * two rates (41/d, then 23/h): exactly 23. The tighter rate comes second, so
@@ -28,12 +28,14 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 
-from drf_ratelimit import gcra
-from drf_ratelimit.algorithms import SLIDING_WINDOW, TOKEN_BUCKET
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.rates import Rate, parse_rate
+from drf_ratelimit._algorithms import NAMES
+from drf_ratelimit._algorithms import token_bucket as gcra
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._spec.rates import Rate, parse_rate
 from tests.backends import hammer
 from tests.conftest import Backend, cache_config, install_backend, skip_token_bucket_on_pylibmc
+
+SLIDING_WINDOW, TOKEN_BUCKET = NAMES[1:]
 
 pytestmark = pytest.mark.concurrency
 

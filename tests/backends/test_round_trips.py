@@ -22,10 +22,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
+from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._spec.rates import Rate, parse_rate
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.core import is_ratelimited
-from drf_ratelimit.engine import Limit, check
-from drf_ratelimit.rates import Rate, parse_rate
 from drf_ratelimit.throttles import RatelimitThrottle
 from tests.conftest import Backend, install_backend
 from tests.servers import MemcachedServer, RedisServer
@@ -92,10 +92,10 @@ def test_redis_steady_state_is_one_evalsha_per_check(observer: redis.Redis) -> N
         for _ in range(N):
             assert hit(request) is False
 
-    # One EVALSHA per check and nothing else from the client; SET and INCRBY
-    # are the script body, executed on the server within each EVALSHA (the
-    # decorator charges every request, as django-ratelimit does: no GET first).
-    assert commands == {"evalsha": N, "set": N, "incrby": N}
+    # One EVALSHA per check and nothing else from the client; INCRBY is the
+    # script body, executed on the server within each EVALSHA (the key exists,
+    # so its expiry stands).
+    assert commands == {"evalsha": N, "incrby": N}
     # ... over the pooled connection: not one new connection (the counter was reset too).
     assert observer.info("stats")["total_connections_received"] == 0
 
@@ -128,7 +128,7 @@ def test_redis_commands_come_only_from_the_script(observer: redis.Redis) -> None
         sources[(origin, name)] = sources.get((origin, name), 0) + 1
         if origin == "network":
             peers.add(peer)
-    assert sources == {("network", "EVALSHA"): N, ("lua", "SET"): N, ("lua", "INCRBY"): N}
+    assert sources == {("network", "EVALSHA"): N, ("lua", "INCRBY"): N}
     assert len(peers) == 1  # every check went over the same pooled connection
 
 
@@ -140,12 +140,12 @@ def burst_and_sustained() -> list[Limit]:
     ]
 
 
-#: What each algorithm's script runs on the server for a check of two limits.
-#: (Under the test clock the scripts take the time from the engine; without
-#: one they add a TIME: see test_algorithms.py.)
+#: What each algorithm's script runs on the server for a check of two limits
+#: whose keys exist. (Under the test clock the scripts take the time from the
+#: engine; without one they add a TIME: see test_algorithms.py.)
 SCRIPT_BODIES = {
-    "fixed-window": {"get": 2, "set": 2, "incrby": 2},
-    "sliding-window": {"hmget": 2, "hset": 2, "pexpire": 2},
+    "fixed-window": {"incrby": 2},
+    "sliding-window": {"hmget": 2, "hincrby": 2},
     "token-bucket": {"get": 2, "set": 2},
 }
 
@@ -185,16 +185,32 @@ def test_redis_reloads_the_script_after_script_flush(observer: redis.Redis, algo
     assert next_check == {"evalsha": 1, **SCRIPT_BODIES[algorithm]}
 
 
-def test_redis_a_decorator_charging_denied_requests_skips_the_read(
-    observer: redis.Redis,
-) -> None:
-    """django-ratelimit's way (charge every request) needs no GET before INCRBY."""
-    hit(client_request())
-
-    with redis_commands(observer) as commands:
+def test_redis_a_new_window_gets_its_expiry_in_the_script(observer: redis.Redis) -> None:
+    """The first request of a window creates its key with INCRBY and gives it
+    its expiry in the same script; later ones only INCRBY."""
+    hit(client_request("10.9.9.9"))  # another client: the script is loaded
+    with redis_commands(observer) as first:
+        hit(client_request())
+    with redis_commands(observer) as second:
         hit(client_request())
 
-    assert commands == {"evalsha": 1, "set": 1, "incrby": 1}
+    assert first == {"evalsha": 1, "incrby": 1, "expire": 1}
+    assert second == {"evalsha": 1, "incrby": 1}
+
+
+def test_redis_a_denied_request_is_given_back_in_the_script(observer: redis.Redis) -> None:
+    """Without charging denied requests, a denied check takes its increment
+    back before the script ends: nobody ever sees it."""
+    limits = burst_and_sustained()
+    for _ in range(10):
+        check(limits, algorithm="fixed-window")
+
+    with redis_commands(observer) as denied:
+        usages = check(limits, algorithm="fixed-window")
+
+    assert usages is not None and usages[0].should_limit
+    assert denied == {"evalsha": 1, "incrby": 2, "decrby": 2}
+    assert [u.count for u in check(limits, 0, algorithm="fixed-window") or []] == [10, 10]
 
 
 # memcached ------------------------------------------------------------------
@@ -336,11 +352,12 @@ def test_redis_a_throttle_with_two_rates_is_one_evalsha_per_request(
         statuses = [throttled_get() for _ in range(5)]
 
     assert statuses == [200] * 5
-    # The throttles' default, the sliding window: one hash per rate.
-    assert commands == {"evalsha": 5, "hmget": 10, "hset": 10, "pexpire": 10}
+    # The throttles' default, the sliding window: one hash per rate, read, and
+    # (within the window the hash holds) one field incremented.
+    assert commands == {"evalsha": 5, "hmget": 10, "hincrby": 10}
 
 
-def test_memcached_a_throttle_with_two_rates_is_two_incrs_per_request(
+def test_memcached_a_throttle_with_two_rates_is_one_incr_per_rate(
     memcached_stats: Callable[[], dict[str, int]],
 ) -> None:
     assert throttled_get() == 200
@@ -349,6 +366,23 @@ def test_memcached_a_throttle_with_two_rates_is_two_incrs_per_request(
         statuses = [throttled_get() for _ in range(5)]
 
     assert statuses == [200] * 5
-    # The sliding window: per rate, read the previous window (``incr 0`` on a key
-    # that does not exist yet) and add to the current one.
-    assert commands == {"incr_misses": 10, "incr_hits": 10}
+    # The sliding window: per rate, add to the current window. The previous
+    # windows ended long before (the clock is 20 s into its minute), so the
+    # warm-up read them (``incr 0`` on keys that do not exist) and remembered.
+    assert commands == {"incr_hits": 10}
+
+
+def test_memcached_reads_the_previous_window_until_it_has_closed(
+    memcached_stats: Callable[[], dict[str, int]], clock: FakeClock
+) -> None:
+    """In the first second of a window, requests from the one before may still
+    be landing: the previous counter is read on every check until then."""
+    clock.time = 1_700_000_040.5  # half a second into a minute (and a day's 1000th second)
+    assert throttled_get() == 200
+
+    with memcached_commands(memcached_stats) as commands:
+        statuses = [throttled_get() for _ in range(3)]
+
+    assert statuses == [200] * 3
+    # The minute's previous window is read each time; the day's is remembered.
+    assert commands == {"incr_misses": 3, "incr_hits": 6}

@@ -2,7 +2,7 @@
 
 Support work ("unlock this user") without reading hashes out of the cache.
 The counters are found the way a request finds them (see
-:mod:`drf_ratelimit.lookup`), so describe the client as its requests look::
+:mod:`drf_ratelimit._ops.lookup`), so describe the client as its requests look::
 
     manage.py ratelimit usage --view /api/login/ --method POST --data username=alice
     manage.py ratelimit reset --view example.views.ItemList --ip 203.0.113.7
@@ -21,9 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import RequestFactory
 
-from drf_ratelimit.engine import ratelimit_cache
-from drf_ratelimit.lookup import Counter, UnknownView, counters, group_counter, read, reset
-from drf_ratelimit.methods import ALL, MethodSpec
+from drf_ratelimit._engine import ratelimit_cache
+from drf_ratelimit._ops.lookup import Counter, UnknownView, counters, group_counter, read, reset
+from drf_ratelimit._spec.methods import ALL, MethodSpec
 from drf_ratelimit.usage import Usage
 
 

@@ -10,6 +10,7 @@ django-ratelimit's escape hatch (a META key, a callable or a dotted path).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
@@ -17,32 +18,39 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from drf_ratelimit import conf
+from drf_ratelimit.conf import Network, RatelimitSettings
 
 
 def client_ip(request: HttpRequest | Any) -> str:
     """The client address, masked to the configured IPv4/IPv6 prefix."""
-    return mask_ip(raw_client_ip(request), *conf.ip_masks())
+    current = conf.snapshot()
+    return mask_ip(_raw_client_ip(request, current), current.ipv4_mask, current.ipv6_mask)
 
 
 def raw_client_ip(request: HttpRequest | Any) -> str:
     """The unmasked client address as a string."""
-    from_meta_key = _from_ip_meta_key(request)
-    if from_meta_key:
-        return from_meta_key
-    remote = request.META.get("REMOTE_ADDR")
+    return _raw_client_ip(request, conf.snapshot())
+
+
+def _raw_client_ip(request: HttpRequest | Any, current: RatelimitSettings) -> str:
+    meta = request.META
+    if current.ip_meta_key:
+        from_meta_key = _from_ip_meta_key(request, current.ip_meta_key)
+        if from_meta_key:
+            return from_meta_key
+    remote = meta.get("REMOTE_ADDR")
     if not remote:
         raise ImproperlyConfigured(
             "IP address in REMOTE_ADDR is empty. This happens behind a reverse proxy "
             "talking over a unix socket; set RATELIMIT_IP_META_KEY or "
             "RATELIMIT_TRUSTED_PROXIES (see the docs on client IP)."
         )
-    return _behind_proxies(str(remote), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    if not (current.trusted_proxies or current.proxy_count):
+        return str(remote)
+    return _behind_proxies(str(remote), meta.get("HTTP_X_FORWARDED_FOR", ""), current)
 
 
-def _from_ip_meta_key(request: HttpRequest | Any) -> str | None:
-    setting = conf.ip_meta_key()
-    if not setting:
-        return None
+def _from_ip_meta_key(request: HttpRequest | Any, setting: Any) -> str | None:
     if isinstance(setting, str) and "." not in setting:
         value = request.META.get(setting)  # absent: the request did not come through the proxy
     else:
@@ -53,10 +61,10 @@ def _from_ip_meta_key(request: HttpRequest | Any) -> str | None:
     return str(value).strip() if value else None
 
 
-def _behind_proxies(remote: str, forwarded_for: str) -> str:
-    networks = conf.trusted_proxies()
-    count = conf.proxy_count()
-    if not forwarded_for or (not networks and not count):
+def _behind_proxies(remote: str, forwarded_for: str, current: RatelimitSettings) -> str:
+    networks = current.trusted_proxies
+    count = current.proxy_count
+    if not forwarded_for:
         return remote
     hops = [hop.strip() for hop in forwarded_for.split(",")]
     if count:
@@ -70,7 +78,7 @@ def _behind_proxies(remote: str, forwarded_for: str) -> str:
     return hops[0] or remote
 
 
-def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     parsed = _parse(address)
     return parsed is not None and any(parsed in network for network in networks)
 
@@ -85,16 +93,31 @@ def _parse(address: str) -> IPv4Address | IPv6Address | None:
     return parsed
 
 
+#: Longer than any written IP address (scope id included): no need to parse it.
+_LONGEST_ADDRESS = 100
+
+
 def mask_ip(address: str, ipv4_mask: int, ipv6_mask: int) -> str:
     """The network address of ``address`` under the IPv4 or IPv6 prefix length.
 
     IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) are masked as IPv4, so
     dual-stack servers do not put every IPv4 client into one ``::`` bucket.
     A value that is not an IP at all is returned unchanged: it is hashed into
-    the cache key like any other value, never a 500.
+    the cache key like any other value, never a 500. Pure, so the answers for
+    the most recent addresses are kept (a bounded cache: a client sending a
+    new address per request only evicts, it cannot grow memory).
     """
+    if len(address) > _LONGEST_ADDRESS:
+        return address
+    return _masked(address, ipv4_mask, ipv6_mask)
+
+
+@lru_cache(maxsize=4096)
+def _masked(address: str, ipv4_mask: int, ipv6_mask: int) -> str:
     parsed = _parse(address)
     if parsed is None:
         return address
     mask = ipv4_mask if isinstance(parsed, IPv4Address) else ipv6_mask
+    if mask == parsed.max_prefixlen:
+        return str(parsed)
     return str(ip_network(f"{parsed}/{mask}", strict=False).network_address)

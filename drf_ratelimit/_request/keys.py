@@ -16,9 +16,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from drf_ratelimit.ip import client_ip
-from drf_ratelimit.loading import import_dotted
-from drf_ratelimit.rates import is_dotted_path
+from drf_ratelimit._request.ip import client_ip
+from drf_ratelimit._spec.loading import import_dotted
+from drf_ratelimit._spec.rates import is_dotted_path
 
 KeyFunc = Callable[[str, Any], object]
 

@@ -38,6 +38,15 @@ def method_matches(method: MethodSpec, request_method: str | None) -> bool:
     return (request_method or "").upper() in {str(m).upper() for m in wanted if m is not None}
 
 
+def method_set(method: MethodSpec) -> frozenset[str] | None:
+    """The upper-case methods a selector admits, or None for every method:
+    what a compiled limit tests each request's method against."""
+    if _is_all(method):
+        return None
+    wanted = [method] if isinstance(method, str) else list(method or ())
+    return frozenset(str(m).upper() for m in wanted if m is not None)
+
+
 def method_key_part(method: MethodSpec) -> str:
     """The method selector's contribution to the cache key.
 

@@ -5,30 +5,30 @@ Support work ("unlock this user"), the ``ratelimit`` management command and
 Cache keys are hashes, so they cannot be found by scanning the cache (and
 memcached cannot be scanned at all). Instead the view's limits are resolved
 for a request that stands for the client, by the same code that counts real
-requests: ``@ratelimit``'s arguments through :func:`.core.resolve_limit`, each
-drf_ratelimit throttle through its ``get_limits()``. Keys, callables, methods
-and proxies are therefore honoured exactly, on every backend.
+requests: the plan of each ``@ratelimit`` declaration, and each drf_ratelimit
+throttle's ``get_check()``. Keys, callables, methods and proxies are
+therefore honoured exactly, on every backend.
 
 DRF views are handled through their own methods (``initialize_request``,
-``get_throttles``); this module never imports DRF itself.
+``get_throttles``); this module imports neither DRF nor the adapters: it
+finds what they declared on the views.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache.backends.base import BaseCache
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
-from drf_ratelimit import conf
-from drf_ratelimit.algorithms import FIXED_WINDOW
-from drf_ratelimit.core import resolve_limit
-from drf_ratelimit.engine import Limit, cache_keys, check, ratelimit_cache
-from drf_ratelimit.methods import ALL, MethodSpec, method_key_part, normalise_method
-from drf_ratelimit.rates import parse_rate
+from drf_ratelimit import clock
+from drf_ratelimit._engine import DECORATOR, Declaration, Plan, plan_for
+from drf_ratelimit._engine.check import every_key
+from drf_ratelimit._spec.methods import ALL, MethodSpec, normalise_method
+from drf_ratelimit._spec.rates import Rate, parse_rate
+from drf_ratelimit._storage import Quotas
 from drf_ratelimit.usage import Usage
 
 __all__ = [
@@ -48,16 +48,19 @@ class UnknownView(LookupError):
 
 @dataclass(frozen=True)
 class Counter:
-    """One limit of a view, for one client: where it is counted and by whom."""
+    """One rate of one declaration, for one client: where it is counted and by whom."""
 
     source: str
-    limit: Limit
-    cache: BaseCache | None = None
-    #: The algorithm it counts with (None: RATELIMIT_ALGORITHM, else the fixed window).
-    algorithm: str | None = None
+    plan: Plan
+    rate: Rate
+    value: str
 
     def describe(self) -> str:
-        return f"{self.source} {self.limit.rate.limit}/{self.limit.rate.period}s"
+        return f"{self.source} {self.rate.limit}/{self.rate.period}s"
+
+    @property
+    def quotas(self) -> Quotas:
+        return Quotas.compile(self.plan.algorithm, [self.rate], self.plan.declaration.burst)
 
 
 def resolve_view(target: Any) -> Any:
@@ -107,8 +110,12 @@ def group_counter(group: str, rate: Any, value: str, method: MethodSpec = ALL) -
     parsed = parse_rate(rate, source="rate")
     if parsed is None:
         raise ValueError("rate=None has no counter")
-    methods = method_key_part(normalise_method(method))
-    return Counter(f"group {group!r}", Limit(group, parsed, value, methods=methods))
+    declaration = Declaration(
+        DECORATOR, f"group {group!r}", None, parsed, group=group, method=normalise_method(method)
+    )
+    plan = plan_for(declaration, group)
+    assert plan.static_quotas is not None
+    return Counter(f"group {group!r}", plan, plan.static_quotas.items[0].rate, value)
 
 
 def read(found: Sequence[Counter]) -> list[Usage | None]:
@@ -117,38 +124,39 @@ def read(found: Sequence[Counter]) -> list[Usage | None]:
 
 
 def reset(found: Sequence[Counter]) -> int:
-    """Delete the current window of each counter; returns how many were deleted."""
+    """Delete each counter's current state, under every algorithm; returns how many."""
+    now = clock.now()
     for counter in found:
-        cache = counter.cache if counter.cache is not None else ratelimit_cache()
-        cache.delete_many(cache_keys([counter.limit]))
+        plan = counter.plan
+        aligned = plan.declaration.kind != DECORATOR
+        burst = plan.declaration.burst
+        keys = every_key(plan.scope, [counter.rate], aligned, burst, counter.value, now)
+        plan.cache_object().delete_many(keys)
     return len(found)
 
 
 def _peek(counter: Counter) -> Usage | None:
-    algorithm = counter.algorithm or conf.algorithm(FIXED_WINDOW)
-    usages = check([counter.limit], 0, algorithm=algorithm, cache=counter.cache)
-    if usages is None or usages[0].failed:
+    result = counter.plan.run(counter.quotas, counter.value, 0)
+    if result is None or result.outcome is None:
         return None
-    return usages[0]
+    return result.usages[0]
+
+
+def _split(source: str, plan: Plan, quotas: Quotas, value: str) -> list[Counter]:
+    return [Counter(source, plan, quota.rate, value) for quota in quotas.items]
 
 
 def _decorator_counters(declared: Sequence[Any], request: Any) -> Iterator[Counter]:
     """``@ratelimit`` stacks, outermost first (the order they count in)."""
     for arguments in reversed(declared):
-        limit = resolve_limit(
-            request,
-            group=arguments.group,
-            fn=arguments.fn,
-            key=arguments.key,
-            rate=arguments.rate,
-            method=arguments.method,
-        )
-        if limit is not None:
-            source = f"@ratelimit(key={arguments.key!r}) on {_name(arguments.fn)}"
-            options = arguments.options
-            if options.burst is not None:
-                limit = replace(limit, burst=options.burst)
-            yield Counter(source, limit, algorithm=options.algorithm)
+        plan = plan_for(arguments.declaration, arguments.group)
+        if not plan.admits(request):
+            continue
+        quotas = plan.quotas(request)
+        value = None if quotas is None else plan.value(request)
+        if quotas is not None and value is not None:
+            source = f"@ratelimit(key={arguments.declaration.key!r}) on {_name(arguments.fn)}"
+            yield from _split(source, plan, quotas, value)
 
 
 def _drf_view_class(view: Any) -> type | None:
@@ -164,20 +172,18 @@ def _throttle_counters(
     view_class: type, view: Any, request: Any, user: Any
 ) -> tuple[bool, list[Counter]]:
     """(whether the view has drf_ratelimit throttles, their counters for this request)."""
-    from drf_ratelimit.throttles import BaseRatelimitThrottle  # DRF only for DRF views
-
     instance = view_class(**_initkwargs(view))
     drf_request = request if hasattr(request, "_request") else instance.initialize_request(request)
     if user is not None:
         drf_request.user = user
     instance.request, instance.args, instance.kwargs = drf_request, (), {}
     instance.headers, instance.format_kwarg = {}, None
-    throttles = [t for t in instance.get_throttles() if isinstance(t, BaseRatelimitThrottle)]
-    found = [
-        Counter(type(throttle).__name__, limit, throttle.cache, throttle.get_algorithm())
-        for throttle in throttles
-        for limit in throttle.get_limits(drf_request, instance)
-    ]
+    throttles = [t for t in instance.get_throttles() if hasattr(t, "get_check")]
+    found: list[Counter] = []
+    for throttle in throttles:
+        checked = throttle.get_check(drf_request, instance)
+        if checked is not None:
+            found += _split(type(throttle).__name__, *checked)
     return bool(throttles), found
 
 

@@ -14,6 +14,8 @@ drf_ratelimit.E007     Error    RATELIMIT_ALGORITHM or RATELIMIT_COUNT_DENIED
 drf_ratelimit.E008     Error    an algorithm in use cannot run atomically on
                                 the ratelimit cache (the token bucket needs
                                 Redis, PyMemcacheCache or local memory)
+drf_ratelimit.E009     Error    another RATELIMIT_* setting does not parse
+                                (a mask, the prefix, the proxies...)
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
 drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
@@ -36,10 +38,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from drf_ratelimit import conf
-from drf_ratelimit.backends import store_for
-from drf_ratelimit.keys import key_function
-from drf_ratelimit.rates import is_dotted_path, parse_rates
-from drf_ratelimit.registry import DECLARATIONS
+from drf_ratelimit._algorithms import algorithm_named
+from drf_ratelimit._engine import DECLARED
+from drf_ratelimit._request.keys import key_function
+from drf_ratelimit._spec.rates import is_dotted_path, parse_rates
+from drf_ratelimit._storage import Store, store_for
 
 _HINT_BACKEND = "Use Redis (django-redis or Django's RedisCache) or memcached."
 
@@ -56,7 +59,7 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     alias = conf.get("RATELIMIT_USE_CACHE")
-    if alias not in caches_setting:
+    if not isinstance(alias, str) or alias not in caches_setting:
         return [
             Error(
                 f"RATELIMIT_USE_CACHE={alias!r} is not an alias in CACHES.",
@@ -134,7 +137,7 @@ def _known_atomic(backend_class: type) -> bool:
 def check_declared_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Parse every declared literal rate and key once (E005)."""
     errors: list[CheckMessage] = []
-    for declaration in DECLARATIONS:
+    for declaration in DECLARED:
         problem = _problem(declaration.key, declaration.rate)
         if problem:
             errors.append(Error(f"{declaration.where}: {problem}", id="drf_ratelimit.E005"))
@@ -156,6 +159,18 @@ def _problem(key: Any, rate: Any) -> str | None:
     return None
 
 
+@register("drf_ratelimit")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every other ``RATELIMIT_*`` setting parses (E009): the same parsers the
+    settings snapshot uses, so a request would raise the same message."""
+    checked_elsewhere = {"cache_alias", "algorithm", "count_denied", "throttle_rates"}
+    return [
+        Error(problem, id="drf_ratelimit.E009")
+        for field in conf.FIELDS
+        if field not in checked_elsewhere and (problem := conf.problem(field))
+    ]
+
+
 @register(Tags.caches, "drf_ratelimit")
 def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Refuse at start-up an algorithm the cache cannot run atomically (E007, E008).
@@ -163,53 +178,48 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     Never silently race: a declared limit whose algorithm the cache's adapter
     cannot run is an error here, and an ImproperlyConfigured at request time.
     """
-    try:
-        conf.count_denied(False)
-        in_use = _algorithms_in_use()
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="drf_ratelimit.E007")]
-    supported = _supported_algorithms()
-    if supported is None:
+    invalid = [p for p in (conf.problem("algorithm"), conf.problem("count_denied")) if p]
+    if invalid:
+        return [Error(problem, id="drf_ratelimit.E007") for problem in invalid]
+    store = _store()
+    if store is None:
         return []  # no usable cache: check_cache reports why
     return [
         Error(
-            f"{where}: the {algorithm!r} algorithm cannot run atomically on "
-            f"RATELIMIT_USE_CACHE={conf.cache_alias()!r}.",
+            f"{where}: the {name!r} algorithm cannot run atomically on "
+            f"RATELIMIT_USE_CACHE={conf.get('RATELIMIT_USE_CACHE')!r}.",
             hint="The token bucket needs Redis, PyMemcacheCache or local memory.",
             id="drf_ratelimit.E008",
         )
-        for where, algorithm in in_use
-        if algorithm not in supported
+        for where, name in _algorithms_in_use()
+        if not store.accepts(algorithm_named(name, aligned_windows=False))
     ]
 
 
 def _algorithms_in_use() -> list[tuple[str, str]]:
-    """(where, algorithm) for every declared limit and the project default."""
-    in_use = [
-        (d.where, d.algorithm if d.explicit else conf.algorithm(d.algorithm)) for d in DECLARATIONS
-    ]
+    """(where, algorithm name) for every declared limit and the project default."""
     project_default = conf.get("RATELIMIT_ALGORITHM")
+    in_use = [(d.where, d.algorithm or project_default or d.default_algorithm) for d in DECLARED]
     if project_default is not None:
-        in_use.append(("RATELIMIT_ALGORITHM", conf.algorithm(project_default)))
+        in_use.append(("RATELIMIT_ALGORITHM", project_default))
     return in_use
 
 
-def _supported_algorithms() -> frozenset[str] | None:
+def _store() -> Store | None:
     try:
-        return store_for(caches[conf.cache_alias()]).algorithms
-    except (InvalidCacheBackendError, ImproperlyConfigured, ImportError):
+        return store_for(caches[conf.get("RATELIMIT_USE_CACHE")])
+    except (InvalidCacheBackendError, ImproperlyConfigured, ImportError, TypeError):
         return None
 
 
 @register("drf_ratelimit")
 def check_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Parse every ``DEFAULT_THROTTLE_RATES`` entry now, not on the first request (E006)."""
-    try:
-        rates = conf.throttle_rates()
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="drf_ratelimit.E006")]
+    problem = conf.problem("throttle_rates")
+    if problem:
+        return [Error(problem, id="drf_ratelimit.E006")]
     errors: list[CheckMessage] = []
-    for scope, rate in rates.items():
+    for scope, rate in conf.drf_setting("DEFAULT_THROTTLE_RATES", {}).items():
         try:
             parse_rates(rate, source=conf.throttle_rate_setting(scope))
         except ImproperlyConfigured as exc:

@@ -1,0 +1,212 @@
+"""What every algorithm provides, and what the algorithms share.
+
+An algorithm is one object, defined in one module with its maths, its key
+layout, its Redis script (a ``.lua`` file beside the module) and the way it
+turns what it stored into a :class:`~drf_ratelimit.usage.Usage`. Stores run
+it without knowing which one it is:
+
+* every store with scripts (Redis) runs :attr:`Algorithm.script`;
+* a store that can lock (local memory) runs :meth:`Algorithm.step` for every
+  quota of a check under one lock;
+* a store of atomic counters (memcached) runs the algorithm's own
+  :meth:`CountingAlgorithm.count` over :class:`Counters`, when it has one;
+* a store with compare-and-swap runs :meth:`Algorithm.step` key by key and
+  :meth:`SwappingAlgorithm.refund` to give back a partial charge.
+
+A check of several quotas is all-or-nothing: every quota admits the request
+and each is charged, or (unless denied requests are charged) none is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from drf_ratelimit._spec.rates import Rate
+from drf_ratelimit.usage import Usage
+
+#: Microseconds per second: the unit of every timestamp the algorithms store,
+#: so Python and the Redis scripts compute with the same exact integers.
+US = 1_000_000
+#: Keys live this long past the moment they stop mattering, so that a late
+#: write never finds its key gone (django-ratelimit's EXPIRATION_FUDGE).
+GRACE_SECONDS = 5
+
+HashFunction = Callable[[bytes], Any]
+
+
+@dataclass(frozen=True)
+class KeyScope:
+    """Where one declaration keeps its state: the ``RATELIMIT_CACHE_PREFIX``,
+    the hash function, and the group and methods that set its counters apart
+    from every other declaration's."""
+
+    prefix: str
+    hasher: HashFunction
+    group: str
+    methods: str = ""
+
+    def client_tag(self, value: str) -> str:
+        """``prefix{digest}``: the start of every key of one client of this scope.
+
+        One hash per check, whatever the number of rates. The key value is
+        hashed with the group and methods, so no client-sent text reaches the
+        cache, and the braces make it a Redis Cluster hash tag: every key of
+        one check lands in one slot, where one script can reach them all.
+        """
+        material = f"{self.group}\0{self.methods}\0{value}"
+        digest = self.hasher(material.encode("utf-8", "backslashreplace")).hexdigest()
+        return f"{self.prefix}{{{digest}}}"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One rate as an algorithm counts it, computed once per declaration.
+
+    ``limit`` is what the stored state may reach (for the token bucket the
+    burst); ``tag`` tells this quota's keys apart from the other rates' of the
+    same client (it holds the algorithm and the rate).
+    """
+
+    rate: Rate
+    limit: int
+    tag: str
+    #: Fixed window: seconds a window key is kept.
+    timeout: int = 0
+    #: Token bucket: the emission interval in microseconds.
+    interval_us: int = 0
+
+    @property
+    def period(self) -> int:
+        return self.rate.period
+
+    @property
+    def period_us(self) -> int:
+        return self.rate.period * US
+
+
+class Outcome(NamedTuple):
+    """How a store decided one check.
+
+    ``found`` holds, per quota, the state as the request found it, in the
+    algorithm's own terms; ``now_us`` is the time the decision was made at.
+    """
+
+    allowed: bool
+    counted: bool
+    now_us: int
+    found: list[Any]
+
+
+class Step(NamedTuple):
+    """One quota's share of a decision, from the state stored under its key."""
+
+    found: Any
+    allowed: bool
+    #: The value to store when the request is charged, and for how long (ms).
+    charged: Any
+    ttl_ms: int
+
+
+class Script:
+    """A Lua script that ships beside its algorithm's module, loaded once."""
+
+    def __init__(self, package: str, name: str, **constants: int) -> None:
+        source = resources.files(package).joinpath(name).read_text("utf-8")
+        for constant, value in constants.items():
+            source = source.replace(constant, str(value))
+        self.name = name
+        self.source = source.encode()
+        self.sha = hashlib.sha1(self.source).hexdigest()
+
+
+@runtime_checkable
+class Algorithm(Protocol):
+    """The contract every algorithm keeps (see the module docstring)."""
+
+    #: The name ``RATELIMIT_ALGORITHM`` and the ``algorithm`` options use.
+    name: str
+    script: Script
+    #: False when the time is part of the key (fixed window): the script then
+    #: needs no clock; True when decisions compare timestamps.
+    uses_clock: bool
+
+    def quota(self, rate: Rate, burst: int | None) -> Quota:
+        """The compiled form of one rate."""
+
+    def script_args(self, quota: Quota) -> tuple[int, ...]:
+        """What the script needs of one quota, after the shared arguments."""
+
+    def keys(self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float) -> list[str]:
+        """The key of each quota's state for this client now."""
+
+    def reset_keys(
+        self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float
+    ) -> list[str]:
+        """Every key this client's state may be under now, on any store."""
+
+    def found(self, values: Sequence[int]) -> list[Any]:
+        """The per-quota states in a script's reply."""
+
+    def step(self, quota: Quota, stored: Any, cost: int, now_us: int) -> Step:
+        """Decide one quota from its stored state (None when there is none)."""
+
+    def usage(
+        self,
+        quota: Quota,
+        found: Any,
+        cost: int,
+        counted: bool,
+        now_us: int,
+        now: float,
+        value: str,
+    ) -> Usage:
+        """What one quota reports after a decision. A denied quota shows the
+        count it would have reached; ``retry_after`` is for the next request of
+        the same cost (at least 1, so a peek says when a counted one passes)."""
+
+
+class Counters(Protocol):
+    """Atomic counters (memcached ``incr``): what a counting algorithm runs on."""
+
+    def add(self, keys: Sequence[str], delta: int, timeouts: Sequence[int]) -> list[int]:
+        """Add ``delta`` to each key (a new key is created to expire after its
+        timeout, in seconds), answering the new values; 0 only reads."""
+
+    def give_back(self, keys: Sequence[str], delta: int) -> None:
+        """Take back what :meth:`add` gave; a key that has gone has nothing to give back."""
+
+    def read_closed(self, key: str, closed: bool) -> int:
+        """The value of a key that no longer changes once ``closed``: read once
+        and remembered from then on (a window that has ended)."""
+
+
+@runtime_checkable
+class CountingAlgorithm(Algorithm, Protocol):
+    """An algorithm that can run on atomic counters alone."""
+
+    def count(
+        self,
+        counters: Counters,
+        quotas: Sequence[Quota],
+        keys: Sequence[str],
+        cost: int,
+        count_denied: bool,
+        now_us: int,
+    ) -> Outcome: ...
+
+
+@runtime_checkable
+class SwappingAlgorithm(Algorithm, Protocol):
+    """An algorithm that can run key by key with compare-and-swap."""
+
+    def refund(self, quota: Quota, stored: Any, cost: int, now_us: int) -> tuple[Any, int] | None:
+        """The state with a charge of ``cost`` given back and for how long (ms)
+        to keep it; None when there is nothing to give back."""
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)

@@ -1,0 +1,105 @@
+"""Redis (django-redis and Django's built-in backend): one script per check.
+
+Each algorithm ships one Lua script that reads every quota of the check,
+decides, and charges all of them or none, in one atomic server-side step:
+one ``EVALSHA`` however many rates a throttle has. Scripts run through the
+cache's own client and connection pool, on the same full keys
+(``KEY_PREFIX``, ``VERSION``) and the raw-integer encoding Django uses, so
+``cache.get`` and django-ratelimit see the same fixed-window counters. After
+a server restart or ``SCRIPT FLUSH`` the ``NOSCRIPT`` answer is followed by
+one ``EVAL``, which reloads the script.
+
+Every script takes the same arguments: the time in microseconds (``''`` for
+the server's ``TIME``, so app servers with skewed clocks still agree), the
+cost, ``1`` to charge denied requests, then the algorithm's own per quota;
+and answers ``{allowed, counted, now, state...}``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
+from drf_ratelimit._algorithms.base import Algorithm, Outcome
+from drf_ratelimit._storage.base import Quotas, key_maker, unavailable
+
+#: What a failing Redis client raises: its own errors (a cluster's are not
+#: RedisErrors), and socket errors.
+CLIENT_ERRORS = (RedisError, RedisClusterException, OSError)
+
+
+class RedisStore:
+    """Every algorithm, one ``EVALSHA`` per check, the clock of the server."""
+
+    name = "redis"
+    server_clock = True
+
+    def __init__(self, get_client: Callable[[], Any], make_key: Callable[[str], str]) -> None:
+        self.get_client = get_client
+        self.make_key = make_key
+
+    def accepts(self, algorithm: Algorithm) -> bool:
+        return True
+
+    def run(
+        self,
+        quotas: Quotas,
+        keys: Sequence[str],
+        cost: int,
+        count_denied: bool,
+        now_us: int | None,
+    ) -> Outcome:
+        make_key = self.make_key
+        full = [make_key(key) for key in keys]
+        args = ("" if now_us is None else now_us, cost, 1 if count_denied else 0)
+        script = quotas.algorithm.script
+        try:
+            client = self.get_client()
+            try:
+                reply = client.evalsha(script.sha, len(full), *full, *args, *quotas.script_args)
+            except NoScriptError:
+                reply = client.eval(script.source, len(full), *full, *args, *quotas.script_args)
+        except CLIENT_ERRORS as exc:
+            raise unavailable(self.name, exc) from exc
+        return Outcome(reply[0] == 1, reply[1] == 1, reply[2], quotas.algorithm.found(reply[3:]))
+
+
+def redis_store(cache: BaseCache) -> RedisStore | None:
+    """A script-based store for either Redis backend, or None for other caches."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        # Django's get_client() builds a new redis.Redis around the same pool on
+        # every call, which costs more than the round trip: build it once, on
+        # first use (so merely inspecting the store, as the checks do, connects
+        # to nothing and parses no URL).
+        client = functools.cache(lambda: cache._cache.get_client(write=True))
+        return RedisStore(client, key_maker(cache))
+    client = _django_redis_default_client(cache)
+    if client is not None:
+        get_client = functools.partial(client.get_client, write=True)
+        return RedisStore(get_client, key_maker(cache))
+    return None
+
+
+def _django_redis_default_client(cache: BaseCache) -> Any:
+    """django-redis's DefaultClient (and subclasses such as Sentinel), if in use.
+
+    The sharded client spreads keys over servers by key, so one script cannot
+    see them all: it falls back to add+incr, which django-redis makes atomic.
+    """
+    try:
+        from django_redis.cache import RedisCache as DjangoRedisCache
+        from django_redis.client import DefaultClient, ShardClient
+    except ImportError:
+        return None
+    if not isinstance(cache, DjangoRedisCache):
+        return None
+    client = cache.client
+    if isinstance(client, DefaultClient) and not isinstance(client, ShardClient):
+        return client
+    return None
