@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -82,11 +83,13 @@ class RatelimitSettings:
     #: ``RATELIMIT_ALGORITHM``: None leaves each kind of declaration its own default.
     algorithm: str | None
     count_denied: bool | None
-    #: ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
-    throttle_rates: dict[str, Any]
+    #: ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` (read-only).
+    throttle_rates: Mapping[str, Any]
     #: Set by :func:`drf_ratelimit.testing.override_ratelimit`: every rate allows
     #: this many requests per its own period.
     limit_override: int | None
+    #: No IP meta key and no proxies: the client is ``REMOTE_ADDR``.
+    direct_ip: bool
     #: The settings holder this was read from (a new one means new settings).
     source: object
 
@@ -186,15 +189,15 @@ def _count_denied() -> bool | None:
     return value
 
 
-def _throttle_rates() -> dict[str, Any]:
+def _throttle_rates() -> Mapping[str, Any]:
     rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
     if rates is _MISSING:
-        return dict(DRF_DEFAULT_THROTTLE_RATES)
-    if not isinstance(rates, dict):
+        rates = DRF_DEFAULT_THROTTLE_RATES
+    elif not isinstance(rates, dict):
         raise ImproperlyConfigured(
             f"{_THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
         )
-    return dict(rates)
+    return MappingProxyType(dict(rates))
 
 
 _FIELDS: dict[str, Callable[[], Any]] = {
@@ -242,11 +245,14 @@ def _rebuild() -> RatelimitSettings:
     global _current
     get("RATELIMIT_ENABLE")  # sets the settings up if nothing has yet
     changes, source = _changes, _LAZY_SETTINGS.get("_wrapped")
+    fields = {name: parse() for name, parse in _FIELDS.items()}
+    direct = not (fields["ip_meta_key"] or fields["trusted_proxies"] or fields["proxy_count"])
     built = RatelimitSettings(
         generation=next(_generations),
         limit_override=_limit_override,
+        direct_ip=direct,
         source=source,
-        **{name: parse() for name, parse in _FIELDS.items()},
+        **fields,
     )
     with _lock:  # a change that arrived while we read is never overwritten
         if changes == _changes:

@@ -101,15 +101,10 @@ def _check(
         raise ImproperlyConfigured("get_usage must be called with either `group` or `fn` arguments")
     declaration, group = declared(group, fn, key, rate, method, algorithm, count_denied, burst)
     plan = plan_for(declaration, group)
-    if not plan.enabled or not plan.admits(request):
+    counted = plan.resolve(request) if plan.enabled else None
+    if counted is None:
         return None
-    quotas = plan.quotas(request)
-    if quotas is None:
-        return None
-    value = plan.value(request)
-    if value is None:
-        return None
-    return plan.run(quotas, value, resolve_cost(cost, request) if increment else 0)
+    return plan.run(*counted, resolve_cost(cost, request) if increment else 0)
 
 
 def declared(

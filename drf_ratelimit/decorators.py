@@ -142,22 +142,14 @@ def _validate_literals(key: Any, rate: Any) -> None:
 def _enforce(request: Any, limit: _Arguments) -> None:
     """Count the request; keep ``request.limited`` sticky across stacked decorators."""
     plan = plan_for(limit.declaration, limit.group)
-    limited = False
-    if plan.enabled and plan.admits(request):
-        quotas = plan.quotas(request)
-        value = None if quotas is None else plan.value(request)
-        if quotas is not None and value is not None:
-            result = plan.run(quotas, value, resolve_cost(limit.cost, request, "cost"))
-            limited = result is not None and not result.allowed
-            if limited:
-                assert result is not None
-                send_request_limited(
-                    ratelimit,
-                    request=request,
-                    view=limit.fn,
-                    group=plan.group,
-                    usages=result.usages,
-                )
+    counted = plan.resolve(request) if plan.enabled else None
+    result = None if counted is None else plan.run(*counted, resolve_cost(limit.cost, request))
+    limited = result is not None and not result.allowed
+    if limited:
+        assert result is not None
+        send_request_limited(
+            ratelimit, request=request, view=limit.fn, group=plan.group, usages=result.usages
+        )
     request.limited = limited or getattr(request, "limited", False)
     if limited and limit.block:
         raise conf.exception_class()()

@@ -22,7 +22,9 @@ a new throttle object per request, which then only finds its plan.
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from django.core.cache.backends.base import BaseCache
@@ -32,7 +34,7 @@ from rest_framework.throttling import BaseThrottle
 
 from drf_ratelimit import clock, conf
 from drf_ratelimit._algorithms import parse_algorithm
-from drf_ratelimit._engine import THROTTLE, Declaration, Plan, Result, declare, plan_for
+from drf_ratelimit._engine import THROTTLE, Declaration, Plan, Result, declare
 from drf_ratelimit._request.ip import client_ip
 from drf_ratelimit._request.keys import key_function
 from drf_ratelimit._spec.groups import view_class_name
@@ -46,6 +48,7 @@ from drf_ratelimit._spec.options import (
 )
 from drf_ratelimit._spec.rates import Rate, parse_rates
 from drf_ratelimit._storage import Quotas
+from drf_ratelimit.conf import RatelimitSettings
 from drf_ratelimit.headers import Policy, policy_names, rate_limit_headers
 from drf_ratelimit.signals import send_request_limited
 from drf_ratelimit.usage import Usage
@@ -84,8 +87,12 @@ class BaseRatelimitThrottle(BaseThrottle):
     burst: int | None = None
     _result: Result | None = None
 
+    #: This class's plans by shape (every subclass gets its own dict).
+    _drf_ratelimit_plans: ClassVar[dict[tuple[Any, ...], Plan]] = {}
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._drf_ratelimit_plans = {}
         if isinstance(cls.__dict__.get("cost"), types.FunctionType):  # not a method
             cls.cost = staticmethod(cls.__dict__["cost"])
         _validate_options(cls)
@@ -104,12 +111,16 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     def get_cost(self, request: Request) -> int:
         """What this request counts as against every rate of this throttle."""
-        return resolve_cost(self.cost, request, f"{type(self).__name__}.cost")
+        cost = self.cost
+        if type(cost) is int and cost >= 0:
+            return cost
+        return resolve_cost(cost, request, f"{type(self).__name__}.cost")
 
     @property
-    def THROTTLE_RATES(self) -> dict[str, Any]:
-        """``DEFAULT_THROTTLE_RATES`` as it is now; a subclass may set its own dict."""
-        return conf.throttle_rates()
+    def THROTTLE_RATES(self) -> Mapping[str, Any]:
+        """``DEFAULT_THROTTLE_RATES`` as it is now (read-only); a subclass may set
+        its own dict."""
+        return conf.snapshot().throttle_rates
 
     @property
     def usages(self) -> Sequence[Usage]:
@@ -134,8 +145,12 @@ class BaseRatelimitThrottle(BaseThrottle):
         if checked is None:
             return True
         plan, quotas, value = checked
-        self.now = self.timer()
-        result = plan.run(quotas, value, self.get_cost(request), self._decision_time())
+        timer = self.timer
+        self.now = now = timer()
+        own_clock = getattr(timer, "__func__", None) is not BaseRatelimitThrottle.timer
+        # A subclass's (or a test's) own timer() decides; else the engine may
+        # use the Redis server's clock.
+        result = plan.run(quotas, value, self.get_cost(request), now if own_clock else None, now)
         if result is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
             return True
         self._result = result
@@ -148,22 +163,19 @@ class BaseRatelimitThrottle(BaseThrottle):
         )
         return self.throttle_failure()
 
-    def _decision_time(self) -> float | None:
-        """The time to decide with: a subclass's own ``timer()`` (as in DRF's
-        tests), else None, so the engine may use the Redis server's clock."""
-        if getattr(self.timer, "__func__", None) is BaseRatelimitThrottle.timer:
-            return None
-        return self.now
-
-    def _declaration(self, fingerprint: tuple[Any, ...], make: Any) -> Declaration:
-        """The declaration of this throttle's attributes as they are now: made
-        once per distinct set of them (a test may change them on the class or
-        the instance), its plans compiled once per settings."""
-        declarations = _declarations(type(self))
-        declaration = declarations.get(fingerprint)
-        if declaration is None:
-            declaration = declarations[fingerprint] = make()
-        return declaration
+    def _plan(self, shape: tuple[Any, ...], compile: Callable[[RatelimitSettings], Plan]) -> Plan:
+        """The plan for this throttle's attributes as they are now (``shape``):
+        compiled once per distinct shape and settings, so a throttle changed at
+        run time (on the class or the instance, as tests do) is recompiled."""
+        current = conf.snapshot()
+        plans = self._drf_ratelimit_plans
+        try:
+            plan = plans.get(shape)
+        except TypeError:  # an unhashable attribute (a list of methods): compile each time
+            return compile(current)
+        if plan is None or plan.generation != current.generation:
+            plan = plans[shape] = compile(current)
+        return plan
 
     def throttle_success(self) -> bool:
         """Called after a counted request was allowed; DRF's hook, kept for subclasses."""
@@ -197,13 +209,8 @@ class BaseRatelimitThrottle(BaseThrottle):
         return [Policy(name, usage, denied) for name, usage in zip(names, usages, strict=True)]
 
 
-def _declarations(cls: type) -> dict[tuple[Any, ...], Declaration]:
-    """A throttle class's declarations by fingerprint (its own, not its parent's)."""
-    found = cls.__dict__.get("_drf_ratelimit_declarations")
-    if found is None:
-        found = {}
-        cls._drf_ratelimit_declarations = found  # type: ignore[attr-defined]
-    return found
+#: The attributes that shape a throttle's plan, besides its rate (and its view).
+_OPTIONS = attrgetter("algorithm", "count_denied", "burst", "cache")
 
 
 def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> None:
@@ -232,8 +239,9 @@ def _validate_options(cls: type[BaseRatelimitThrottle]) -> None:
 
 
 def _frozen(value: Any) -> Any:
-    """A list (of rates, of methods) as a tuple, so it can be part of a fingerprint."""
-    return tuple(value) if isinstance(value, list | set | frozenset) else value
+    """A list (of rates, of methods) as something hashable that no other
+    declaration can equal, so it can be part of a plan's shape."""
+    return (list, tuple(value)) if isinstance(value, list) else value
 
 
 class RatelimitThrottle(BaseRatelimitThrottle):
@@ -272,53 +280,45 @@ class RatelimitThrottle(BaseRatelimitThrottle):
         return cls.key, cls.rate
 
     def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
-        rate, source = self.rate, _rate_attribute(type(self))
+        rate = self.rate
         if rate is None:
-            rate, source = _scope_rate(self), conf.throttle_rate_setting(self.scope)
-        declaration = self._declaration(
-            (
-                self.key,
-                _frozen(rate),
-                self.group,
-                _frozen(self.method),
-                self.algorithm,
-                self.count_denied,
-                self.burst,
-                self.cache,
-                source,
-            ),
-            lambda: Declaration(
-                THROTTLE,
-                f"{type(self).__module__}.{type(self).__qualname__}",
-                self.key,
-                rate,
-                group=self.group,
-                method=self.method,
-                algorithm=self.algorithm,
-                count_denied=self.count_denied,
-                burst=self.burst,
-                cache=self.cache,
-                rate_source=source,
-            ),
-        )
-        plan = self._plan(declaration, type(view))
-        if not plan.admits(request):
-            return None
-        quotas = plan.quotas(request)
-        value = None if quotas is None else plan.value(request)
-        return None if value is None or quotas is None else (plan, quotas, value)
+            rate = _scope_rate(self)
+        view_class = type(view)
+        grammar = (view_class, _frozen(rate), self.key, self.group, _frozen(self.method))
+        shape: tuple[Any, ...] = grammar + _OPTIONS(self)
+        plan = self._plan(shape, lambda current: self._compile(view_class, rate, current))
+        counted = plan.resolve(request)
+        return None if counted is None else (plan, *counted)
 
-    def _plan(self, declaration: Declaration, view_class: type) -> Plan:
+    def _compile(self, view_class: type, rate: Any, current: RatelimitSettings) -> Plan:
         """The plan for this view: the group key and rate callables see is the
         ``group``, else the view's name; without a ``group`` each (view,
         throttle class) pair counts on its own, so two throttles of one view
         never add up each other's requests."""
-        if self.group:
-            return plan_for(declaration, self.group)
-        view_name = _view_name(view_class)
         throttle = type(self)
+        source = (
+            _rate_attribute(throttle)
+            if self.rate is not None
+            else conf.throttle_rate_setting(self.scope)
+        )
+        declaration = Declaration(
+            THROTTLE,
+            f"{throttle.__module__}.{throttle.__qualname__}",
+            self.key,
+            rate,
+            group=self.group,
+            method=self.method,
+            algorithm=self.algorithm,
+            count_denied=self.count_denied,
+            burst=self.burst,
+            cache=self.cache,
+            rate_source=source,
+        )
+        if self.group:
+            return Plan(declaration, self.group, self.group, current)
+        view_name = _view_name(view_class)
         counter = f"{view_name}\0{throttle.__module__}.{throttle.__qualname__}"
-        return plan_for(declaration, view_name, counter)
+        return Plan(declaration, view_name, counter, current)
 
 
 _VIEW_NAMES: dict[type, str] = {}
@@ -372,14 +372,16 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         self._resolve_rate()
 
     def _resolve_rate(self) -> None:
-        source = _rate_attribute(type(self))
-        if not getattr(self, "rate", None):
-            self.rate = self.get_rate()
-            source = conf.throttle_rate_setting(self.scope)
-        if type(self).parse_rate is SimpleRateThrottle.parse_rate:
-            self.rates = parse_rates(self.rate, source=source)
+        rate = getattr(self, "rate", None)
+        scope = None
+        if not rate:
+            rate = self.rate = self.get_rate()
+            scope = self.scope
+        cls = type(self)
+        if cls.parse_rate is SimpleRateThrottle.parse_rate:
+            self.rates = _parsed_rates(rate, cls.__name__, scope)
         else:  # a DRF-style subclass that parses its own rates, e.g. "5/15min" -> (5, 900)
-            self.rates = _rates_from_pair(self.parse_rate(self.rate), type(self).__name__)
+            self.rates = _rates_from_pair(self.parse_rate(rate), cls.__name__)
         self.num_requests, self.duration = _first(self.rates)
 
     def get_rate(self) -> Any:
@@ -398,29 +400,51 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return None
-        group = self.scope or type(self).__qualname__
-        declaration = self._declaration(
-            (group, self.rates, self.algorithm, self.count_denied, self.burst, self.cache),
-            lambda: Declaration(
-                THROTTLE,
-                f"{type(self).__module__}.{type(self).__qualname__}",
-                None,
-                list(self.rates),
-                algorithm=self.algorithm,
-                count_denied=self.count_denied,
-                burst=self.burst,
-                cache=self.cache,
-            ),
-        )
-        plan = plan_for(declaration, group)
+        shape = (self.scope, _frozen(self.rate), *_OPTIONS(self))
+        plan = self._plan(shape, self._compile)
         quotas = plan.static_quotas
         return None if quotas is None else (plan, quotas, self.key)
+
+    def _compile(self, current: RatelimitSettings) -> Plan:
+        throttle = type(self)
+        declaration = Declaration(
+            THROTTLE,
+            f"{throttle.__module__}.{throttle.__qualname__}",
+            None,
+            list(self.rates),
+            algorithm=self.algorithm,
+            count_denied=self.count_denied,
+            burst=self.burst,
+            cache=self.cache,
+        )
+        group = self.scope or throttle.__qualname__
+        return Plan(declaration, group, group, current)
 
     def _ident_or_pk(self, request: Request) -> str:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return str(user.pk)
         return self.get_ident(request)
+
+
+def _parsed_rates(rate: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
+    """``rate`` parsed (once per distinct value), naming the class attribute or
+    (``scope``) the setting on error."""
+    try:
+        return _parsed_rates_cached(_frozen(rate), throttle, scope)
+    except TypeError:  # something unhashable inside: parsed each time
+        return _parse_rates(rate, throttle, scope)
+
+
+@lru_cache(maxsize=256, typed=True)
+def _parsed_rates_cached(frozen: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
+    rate = list(frozen[1]) if type(frozen) is tuple and frozen[:1] == (list,) else frozen
+    return _parse_rates(rate, throttle, scope)
+
+
+def _parse_rates(rate: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
+    source = f"{throttle}.rate" if scope is None else conf.throttle_rate_setting(scope)
+    return parse_rates(rate, source=source)
 
 
 def _rates_from_pair(pair: Any, throttle: str) -> tuple[Rate, ...]:

@@ -92,13 +92,17 @@ class Outcome(NamedTuple):
     """How a store decided one check.
 
     ``found`` holds, per quota, the state as the request found it, in the
-    algorithm's own terms; ``now_us`` is the time the decision was made at.
+    algorithm's own terms; or, when ``raw``, the state part of a script's
+    reply, which :meth:`Algorithm.found` reads if anyone asks (an allowed
+    request without headers never does). ``now_us`` is the time the decision
+    was made at.
     """
 
     allowed: bool
     counted: bool
     now_us: int
-    found: list[Any]
+    found: Sequence[Any]
+    raw: bool = False
 
 
 class Step(NamedTuple):

@@ -100,13 +100,25 @@ class Plan:
             rates = self._parse(declaration.rate)
             self.static_quotas = self._compile(rates) if rates else None
 
+    def resolve(self, request: Any) -> tuple[Quotas, str] | None:
+        """What ``request`` counts against: the compiled rates and the key value,
+        decided in django-ratelimit's order (method, rate, key); None when it is
+        not counted."""
+        if self.methods is not None and not self.admits(request):
+            return None
+        quotas = self.quotas(request) if self.dynamic else self.static_quotas
+        if quotas is None:
+            return None
+        value = self.key_fn(self.group, request)
+        if type(value) is not str:
+            value = normalise_value(value, self.declaration.key)
+            if value is None:
+                return None
+        return quotas, value
+
     def admits(self, request: Any) -> bool:
         """Whether requests with this request's HTTP method are counted."""
         return self.methods is None or (request.method or "").upper() in self.methods
-
-    def value(self, request: Any) -> str | None:
-        """The client's key value for this request, or None to exempt it."""
-        return normalise_value(self.key_fn(self.group, request), self.declaration.key)
 
     def quotas(self, request: Any) -> Quotas | None:
         """The compiled rates for this request; None when no rate applies."""
@@ -147,16 +159,26 @@ class Plan:
             return store_for(self.cache)
         return alias_store(self.alias, self.generation)
 
-    def run(self, quotas: Quotas, value: str, cost: int, now: float | None = None) -> Result | None:
+    def run(
+        self,
+        quotas: Quotas,
+        value: str,
+        cost: int,
+        now: float | None = None,
+        app_now: float | None = None,
+    ) -> Result | None:
         """Charge ``cost`` to every quota if all of them admit it (0 only reads).
 
-        ``now`` defaults to the clock, or to the Redis server's for the
+        ``now`` is the time to decide at; None: the app's clock (``app_now``,
+        if the caller has already read it), or the Redis server's for the
         algorithms that keep timestamps. None when the cache failed and the
         policy is to fail open.
         """
-        app_now = clock.now() if now is None else now
+        if app_now is None:
+            app_now = clock.now() if now is None else now
         keys = quotas.algorithm.keys(quotas.items, self.scope, value, app_now)
-        store = self.store()
+        cache = self.cache
+        store = store_for(cache) if cache is not None else alias_store(self.alias, self.generation)
         return execute(
             store, quotas, keys, cost, self.count_denied, now, app_now, self.fail_open, value
         )
@@ -237,10 +259,12 @@ class Result:
         quotas, outcome = self.quotas, self.outcome
         if outcome is None:  # the cache failed and the policy is to fail closed
             return [FAIL_CLOSED] * quotas.declared
-        usage = quotas.algorithm.usage
+        algorithm = quotas.algorithm
+        found = algorithm.found(outcome.found) if outcome.raw else outcome.found
+        usage = algorithm.usage
         computed = [
-            usage(quota, found, self.cost, outcome.counted, outcome.now_us, self.now, self.value)
-            for quota, found in zip(quotas.items, outcome.found, strict=True)
+            usage(quota, state, self.cost, outcome.counted, outcome.now_us, self.now, self.value)
+            for quota, state in zip(quotas.items, found, strict=True)
         ]
         if quotas.order is None:
             return computed

@@ -150,13 +150,10 @@ def _decorator_counters(declared: Sequence[Any], request: Any) -> Iterator[Count
     """``@ratelimit`` stacks, outermost first (the order they count in)."""
     for arguments in reversed(declared):
         plan = plan_for(arguments.declaration, arguments.group)
-        if not plan.admits(request):
-            continue
-        quotas = plan.quotas(request)
-        value = None if quotas is None else plan.value(request)
-        if quotas is not None and value is not None:
+        counted = plan.resolve(request)
+        if counted is not None:
             source = f"@ratelimit(key={arguments.declaration.key!r}) on {_name(arguments.fn)}"
-            yield from _split(source, plan, quotas, value)
+            yield from _split(source, plan, *counted)
 
 
 def _drf_view_class(view: Any) -> type | None:

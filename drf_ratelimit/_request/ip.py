@@ -24,6 +24,10 @@ from drf_ratelimit.conf import Network, RatelimitSettings
 def client_ip(request: HttpRequest | Any) -> str:
     """The client address, masked to the configured IPv4/IPv6 prefix."""
     current = conf.snapshot()
+    if current.direct_ip:  # the common case, kept short: it runs on every check
+        remote = getattr(request, "_request", request).META.get("REMOTE_ADDR")  # DRF or Django
+        if type(remote) is str and 0 < len(remote) <= _LONGEST_ADDRESS:
+            return _masked(remote, current.ipv4_mask, current.ipv6_mask)
     return mask_ip(_raw_client_ip(request, current), current.ipv4_mask, current.ipv6_mask)
 
 
@@ -33,7 +37,7 @@ def raw_client_ip(request: HttpRequest | Any) -> str:
 
 
 def _raw_client_ip(request: HttpRequest | Any, current: RatelimitSettings) -> str:
-    meta = request.META
+    meta = getattr(request, "_request", request).META
     if current.ip_meta_key:
         from_meta_key = _from_ip_meta_key(request, current.ip_meta_key)
         if from_meta_key:

@@ -53,8 +53,7 @@ class RedisStore:
         count_denied: bool,
         now_us: int | None,
     ) -> Outcome:
-        make_key = self.make_key
-        full = [make_key(key) for key in keys]
+        full = list(map(self.make_key, keys))
         args = ("" if now_us is None else now_us, cost, 1 if count_denied else 0)
         script = quotas.algorithm.script
         try:
@@ -65,7 +64,7 @@ class RedisStore:
                 reply = client.eval(script.source, len(full), *full, *args, *quotas.script_args)
         except CLIENT_ERRORS as exc:
             raise unavailable(self.name, exc) from exc
-        return Outcome(reply[0] == 1, reply[1] == 1, reply[2], quotas.algorithm.found(reply[3:]))
+        return Outcome(reply[0] == 1, reply[1] == 1, reply[2], reply[3:], raw=True)
 
 
 def redis_store(cache: BaseCache) -> RedisStore | None:
