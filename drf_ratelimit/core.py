@@ -99,32 +99,22 @@ def _check(
     """Everything get_usage decides, in django-ratelimit's order."""
     if group is None and fn is None:
         raise ImproperlyConfigured("get_usage must be called with either `group` or `fn` arguments")
-    declaration, group = declared(group, fn, key, rate, method, algorithm, count_denied, burst)
+    if type(method) is list:  # UNSAFE and friends: lists are not hashable
+        method = tuple(method)
+    arguments = (group, fn, key, rate, method, algorithm, count_denied, burst)
+    try:
+        declaration, group = _declared(*arguments)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable argument: compiled each time
+        declaration, group = _declare(*arguments)
     plan = plan_for(declaration, group)
     counted = plan.resolve(request) if plan.enabled else None
     if counted is None:
         return None
-    return plan.run(*counted, resolve_cost(cost, request) if increment else 0)
-
-
-def declared(
-    group: str | None,
-    fn: Callable[..., Any] | None,
-    key: Any,
-    rate: Any,
-    method: MethodSpec,
-    algorithm: str | None,
-    count_denied: bool | None,
-    burst: int | None,
-) -> tuple[Declaration, str]:
-    """The declaration these arguments make, and its group (compiled once per
-    distinct arguments; the plan then follows the settings)."""
-    if isinstance(method, list):  # UNSAFE and friends: lists are not hashable
-        method = tuple(method)
-    try:
-        return _declared(group, fn, key, rate, method, algorithm, count_denied, burst)  # type: ignore[arg-type]
-    except TypeError:  # an unhashable argument: compile it every time
-        return _declare(group, fn, key, rate, method, algorithm, count_denied, burst)
+    if not increment:
+        cost = 0
+    elif type(cost) is not int or cost < 0:
+        cost = resolve_cost(cost, request)
+    return plan.run(*counted, cost)
 
 
 def _declare(
@@ -151,7 +141,9 @@ def _declare(
     return declaration, group if group is not None else group_for(fn)
 
 
-#: typed: burst=1 and burst=True are different arguments (the second an error).
+#: Each distinct set of arguments is declared once (typed: burst=1 and
+#: burst=True are different arguments, the second an error).
+
 _declared = lru_cache(maxsize=512, typed=True)(_declare)
 
 

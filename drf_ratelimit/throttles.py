@@ -127,9 +127,11 @@ class BaseRatelimitThrottle(BaseThrottle):
         """The usage of each rate after the last check (empty when nothing was counted)."""
         return () if self._result is None else self._result.usages
 
-    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+    def get_check(
+        self, request: Request, view: Any, current: RatelimitSettings | None = None
+    ) -> tuple[Plan, Quotas, str] | None:
         """The plan, rates and key value this request counts against; None to
-        let it through uncounted."""
+        let it through uncounted. ``current``: the settings, if already read."""
         raise NotImplementedError(".get_check() must be overridden")
 
     def policy_name(self) -> str:
@@ -141,16 +143,19 @@ class BaseRatelimitThrottle(BaseThrottle):
         current = conf.snapshot()
         if not current.enabled:
             return True
-        checked = self.get_check(request, view)
+        checked = self.get_check(request, view, current)
         if checked is None:
             return True
         plan, quotas, value = checked
         timer = self.timer
-        self.now = now = timer()
-        own_clock = getattr(timer, "__func__", None) is not BaseRatelimitThrottle.timer
         # A subclass's (or a test's) own timer() decides; else the engine may
         # use the Redis server's clock.
-        result = plan.run(quotas, value, self.get_cost(request), now if own_clock else None, now)
+        own_clock = getattr(timer, "__func__", None) is not BaseRatelimitThrottle.timer
+        self.now = now = timer() if own_clock else clock.now()
+        cost = self.cost
+        if type(cost) is not int or cost < 0 or type(self).get_cost is not _GET_COST:
+            cost = self.get_cost(request)
+        result = plan.run(quotas, value, cost, now if own_clock else None, now)
         if result is None:  # the cache failed and RATELIMIT_FAIL_OPEN is on
             return True
         self._result = result
@@ -163,7 +168,12 @@ class BaseRatelimitThrottle(BaseThrottle):
         )
         return self.throttle_failure()
 
-    def _plan(self, shape: tuple[Any, ...], compile: Callable[[RatelimitSettings], Plan]) -> Plan:
+    def _plan(
+        self,
+        shape: tuple[Any, ...],
+        compile: Callable[[RatelimitSettings], Plan],
+        current: RatelimitSettings | None,
+    ) -> Plan:
         """The plan for this throttle's attributes as they are now (``shape``):
         compiled once per distinct shape and settings, so a throttle changed at
         run time (on the class or the instance, as tests do) is recompiled."""
@@ -211,6 +221,9 @@ class BaseRatelimitThrottle(BaseThrottle):
 
 #: The attributes that shape a throttle's plan, besides its rate (and its view).
 _OPTIONS = attrgetter("algorithm", "count_denied", "burst", "cache")
+
+
+_GET_COST = BaseRatelimitThrottle.get_cost
 
 
 def _publish_headers(request: Request, view: Any, policies: list[Policy]) -> None:
@@ -279,14 +292,23 @@ class RatelimitThrottle(BaseRatelimitThrottle):
     def _declared_key_and_rate(cls) -> tuple[Any, Any]:
         return cls.key, cls.rate
 
-    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+    def get_check(
+        self, request: Request, view: Any, current: RatelimitSettings | None = None
+    ) -> tuple[Plan, Quotas, str] | None:
         rate = self.rate
         if rate is None:
             rate = _scope_rate(self)
         view_class = type(view)
-        grammar = (view_class, _frozen(rate), self.key, self.group, _frozen(self.method))
+        method = self.method
+        grammar = (
+            view_class,
+            (list, tuple(rate)) if type(rate) is list else rate,
+            self.key,
+            self.group,
+            (list, tuple(method)) if type(method) is list else method,
+        )
         shape: tuple[Any, ...] = grammar + _OPTIONS(self)
-        plan = self._plan(shape, lambda current: self._compile(view_class, rate, current))
+        plan = self._plan(shape, lambda now: self._compile(view_class, rate, now), current)
         counted = plan.resolve(request)
         return None if counted is None else (plan, *counted)
 
@@ -379,10 +401,10 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
             scope = self.scope
         cls = type(self)
         if cls.parse_rate is SimpleRateThrottle.parse_rate:
-            self.rates = _parsed_rates(rate, cls.__name__, scope)
+            self.rates, self.num_requests, self.duration = _parsed_rates(rate, cls.__name__, scope)
         else:  # a DRF-style subclass that parses its own rates, e.g. "5/15min" -> (5, 900)
             self.rates = _rates_from_pair(self.parse_rate(rate), cls.__name__)
-        self.num_requests, self.duration = _first(self.rates)
+            self.num_requests, self.duration = _first(self.rates)
 
     def get_rate(self) -> Any:
         return _scope_rate(self)
@@ -394,14 +416,16 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raise NotImplementedError(".get_cache_key() must be overridden")
 
-    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+    def get_check(
+        self, request: Request, view: Any, current: RatelimitSettings | None = None
+    ) -> tuple[Plan, Quotas, str] | None:
         if not self.rates:
             return None
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return None
         shape = (self.scope, _frozen(self.rate), *_OPTIONS(self))
-        plan = self._plan(shape, self._compile)
+        plan = self._plan(shape, self._compile, current)
         quotas = plan.static_quotas
         return None if quotas is None else (plan, quotas, self.key)
 
@@ -427,9 +451,12 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
         return self.get_ident(request)
 
 
-def _parsed_rates(rate: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
-    """``rate`` parsed (once per distinct value), naming the class attribute or
-    (``scope``) the setting on error."""
+ParsedRates = tuple[tuple[Rate, ...], int | None, int | None]
+
+
+def _parsed_rates(rate: Any, throttle: str, scope: str | None) -> ParsedRates:
+    """``rate`` parsed (once per distinct value), and DRF's ``num_requests`` and
+    ``duration``; an error names the class attribute or (``scope``) the setting."""
     try:
         return _parsed_rates_cached(_frozen(rate), throttle, scope)
     except TypeError:  # something unhashable inside: parsed each time
@@ -437,14 +464,15 @@ def _parsed_rates(rate: Any, throttle: str, scope: str | None) -> tuple[Rate, ..
 
 
 @lru_cache(maxsize=256, typed=True)
-def _parsed_rates_cached(frozen: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
+def _parsed_rates_cached(frozen: Any, throttle: str, scope: str | None) -> ParsedRates:
     rate = list(frozen[1]) if type(frozen) is tuple and frozen[:1] == (list,) else frozen
     return _parse_rates(rate, throttle, scope)
 
 
-def _parse_rates(rate: Any, throttle: str, scope: str | None) -> tuple[Rate, ...]:
+def _parse_rates(rate: Any, throttle: str, scope: str | None) -> ParsedRates:
     source = f"{throttle}.rate" if scope is None else conf.throttle_rate_setting(scope)
-    return parse_rates(rate, source=source)
+    rates = parse_rates(rate, source=source)
+    return (rates, *_first(rates))
 
 
 def _rates_from_pair(pair: Any, throttle: str) -> tuple[Rate, ...]:
@@ -489,13 +517,15 @@ class ScopedRateThrottle(SimpleRateThrottle):
     def __init__(self) -> None:
         """The rate depends on the view, so it is resolved in :meth:`get_check`."""
 
-    def get_check(self, request: Request, view: Any) -> tuple[Plan, Quotas, str] | None:
+    def get_check(
+        self, request: Request, view: Any, current: RatelimitSettings | None = None
+    ) -> tuple[Plan, Quotas, str] | None:
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
             return None
         self.rate = None
         self._resolve_rate()
-        return super().get_check(request, view)
+        return super().get_check(request, view, current)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self._ident_or_pk(request)}

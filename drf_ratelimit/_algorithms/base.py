@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -34,6 +34,8 @@ US = 1_000_000
 #: Keys live this long past the moment they stop mattering, so that a late
 #: write never finds its key gone (django-ratelimit's EXPIRATION_FUDGE).
 GRACE_SECONDS = 5
+#: Client keys a declaration remembers (about 200 kB of strings at most).
+MEMO_SIZE = 2048
 
 HashFunction = Callable[[bytes], Any]
 
@@ -48,6 +50,16 @@ class KeyScope:
     hasher: HashFunction
     group: str
     methods: str = ""
+    #: Recent clients' tags and keys (pure functions of the value), so that a
+    #: client seen lately costs no hash; bounded, so new values only evict.
+    memo: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def remember(self, material: Any, key: str) -> str:
+        memo = self.memo
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[material] = key
+        return key
 
     def client_tag(self, value: str) -> str:
         """``prefix{digest}``: the start of every key of one client of this scope.
@@ -60,6 +72,17 @@ class KeyScope:
         material = f"{self.group}\0{self.methods}\0{value}"
         digest = self.hasher(material.encode("utf-8", "backslashreplace")).hexdigest()
         return f"{self.prefix}{{{digest}}}"
+
+
+def tagged_keys(
+    algorithm: Algorithm, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float
+) -> list[str]:
+    """``prefix{client}`` then each quota's tag: the layout of every state key
+    (an algorithm's ``keys``)."""
+    tag = scope.memo.get(value) or scope.remember(value, scope.client_tag(value))
+    if len(quotas) == 1:  # most declarations have one rate: no comprehension
+        return [tag + quotas[0].tag]
+    return [tag + quota.tag for quota in quotas]
 
 
 @dataclass(frozen=True)
@@ -78,14 +101,15 @@ class Quota:
     timeout: int = 0
     #: Token bucket: the emission interval in microseconds.
     interval_us: int = 0
+    #: The rate's period, in seconds and microseconds, and as keys spell it.
+    period: int = field(init=False)
+    period_us: int = field(init=False)
+    text: str = field(init=False)
 
-    @property
-    def period(self) -> int:
-        return self.rate.period
-
-    @property
-    def period_us(self) -> int:
-        return self.rate.period * US
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "period", self.rate.period)
+        object.__setattr__(self, "period_us", self.rate.period * US)
+        object.__setattr__(self, "text", str(self.rate))
 
 
 class Outcome(NamedTuple):

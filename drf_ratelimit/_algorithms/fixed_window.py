@@ -73,7 +73,7 @@ def key_timeout(period: int) -> int:
     return period + GRACE_SECONDS
 
 
-def django_ratelimit_key(scope: KeyScope, rate: Rate, value: str, window_end: int) -> str:
+def django_ratelimit_key(scope: KeyScope, rate: str, value: str, window_end: int) -> str:
     """``prefix + hexdigest(group + rate + value + window_end + methods)``.
 
     The parts are concatenated without separators, exactly as django-ratelimit
@@ -82,6 +82,16 @@ def django_ratelimit_key(scope: KeyScope, rate: Rate, value: str, window_end: in
     material = f"{scope.group}{rate}{value}{window_end}{scope.methods}"
     return scope.prefix + str(
         scope.hasher(material.encode("utf-8", "backslashreplace")).hexdigest()
+    )
+
+
+def _django_ratelimit_key(scope: KeyScope, quota: Quota, value: str, now: float) -> str:
+    """:func:`django_ratelimit_key` of the window holding ``now``, remembered for
+    the clients seen lately (until their window moves on)."""
+    window_end = fixed_window_end(now, quota.period, value)
+    material = (quota.text, value, window_end)
+    return scope.memo.get(material) or scope.remember(
+        material, django_ratelimit_key(scope, quota.text, value, window_end)
     )
 
 
@@ -106,11 +116,10 @@ class FixedWindow:
 
     def keys(self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float) -> list[str]:
         if not self.aligned:
-            return [
-                django_ratelimit_key(scope, q.rate, value, fixed_window_end(now, q.period, value))
-                for q in quotas
-            ]
-        tag = scope.client_tag(value)
+            if len(quotas) == 1:  # the decorator's one rate: no comprehension
+                return [_django_ratelimit_key(scope, quotas[0], value, now)]
+            return [_django_ratelimit_key(scope, q, value, now) for q in quotas]
+        tag = scope.memo.get(value) or scope.remember(value, scope.client_tag(value))
         return [f"{tag}{q.tag}{int(now // q.period) * q.period}" for q in quotas]
 
     reset_keys = keys

@@ -38,6 +38,7 @@ from drf_ratelimit._algorithms.base import (
     Script,
     Step,
     ceil_div,
+    tagged_keys,
 )
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
@@ -179,9 +180,7 @@ class SlidingWindow:
     def script_args(self, quota: Quota) -> tuple[int, ...]:
         return (quota.limit, quota.period_us)
 
-    def keys(self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float) -> list[str]:
-        tag = scope.client_tag(value)
-        return [tag + q.tag for q in quotas]
+    keys = tagged_keys
 
     def reset_keys(
         self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float

@@ -24,11 +24,11 @@ from typing import Any
 from drf_ratelimit._algorithms.base import (
     GRACE_SECONDS,
     US,
-    KeyScope,
     Quota,
     Script,
     Step,
     ceil_div,
+    tagged_keys,
 )
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
@@ -84,9 +84,7 @@ class TokenBucket:
     def script_args(self, quota: Quota) -> tuple[int, ...]:
         return (quota.interval_us, quota.limit)
 
-    def keys(self, quotas: Sequence[Quota], scope: KeyScope, value: str, now: float) -> list[str]:
-        tag = scope.client_tag(value)
-        return [tag + q.tag for q in quotas]
+    keys = tagged_keys
 
     reset_keys = keys
 

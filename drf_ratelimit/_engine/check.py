@@ -18,9 +18,10 @@ from django.core.cache.backends.base import BaseCache
 from drf_ratelimit import clock, conf
 from drf_ratelimit._algorithms import NAMES, algorithm_named, parse_algorithm
 from drf_ratelimit._algorithms.base import Algorithm, KeyScope
-from drf_ratelimit._engine.plan import alias_store, execute
+from drf_ratelimit._engine.declarations import DECORATOR, THROTTLE, Declaration
+from drf_ratelimit._engine.plan import Plan
 from drf_ratelimit._spec.rates import Rate
-from drf_ratelimit._storage import Quotas, store_for
+from drf_ratelimit._storage import Quotas
 from drf_ratelimit.usage import Usage
 
 
@@ -76,14 +77,18 @@ def check(
         chosen.keys([quota], limit.scope, limit.value, app_now)[0]
         for quota, limit in zip(quotas.items, distinct, strict=True)
     ]
-    store = (
-        store_for(cache)
-        if cache is not None
-        else alias_store(current.cache_alias, current.generation)
+    declaration = Declaration(
+        DECORATOR if not first.aligned else THROTTLE,
+        "check()",
+        None,
+        None,
+        algorithm=chosen.name,
+        count_denied=count_denied,
+        burst=first.burst,
+        cache=cache,
     )
-    result = execute(
-        store, quotas, keys, cost, count_denied, now, app_now, current.fail_open, first.value
-    )
+    plan = Plan(declaration, first.group, first.group, current)
+    result = plan.run(quotas, first.value, cost, now, app_now, keys)
     return None if result is None else result.usages
 
 

@@ -32,9 +32,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from drf_ratelimit import clock, conf, signals
 from drf_ratelimit._algorithms import algorithm_named
-from drf_ratelimit._algorithms.base import US, KeyScope, Outcome
+from drf_ratelimit._algorithms.base import US, Algorithm, KeyScope, Outcome
 from drf_ratelimit._engine.declarations import DECORATOR, Declaration
-from drf_ratelimit._request.keys import KeyFunc, key_function, normalise_value
+from drf_ratelimit._request.keys import KeyFunc, compile_key, normalise_value
 from drf_ratelimit._spec.methods import method_key_part, method_set, normalise_method
 from drf_ratelimit._spec.options import is_dynamic, resolve_rate, resolve_rates
 from drf_ratelimit._spec.rates import Rate, parse_rate, parse_rates
@@ -92,7 +92,10 @@ class Plan:
             if declaration.count_denied is not None
             else current.resolve_count_denied(decorator_default)
         )
-        self.key_fn = _key_function(declaration.key)
+        self.key_fn = _key_function(declaration.key, current)
+        self.headers = current.headers
+        #: This thread's store (Django gives each thread its own cache objects).
+        self._here = threading.local()
         self.static_quotas: Quotas | None = None
         self.dynamic = is_dynamic(declaration.rate)
         self._dynamic_quotas: dict[tuple[Rate, ...], Quotas] = {}
@@ -155,9 +158,15 @@ class Plan:
         return self.cache if self.cache is not None else ratelimit_cache(self.alias)
 
     def store(self) -> Store:
-        if self.cache is not None:
-            return store_for(self.cache)
-        return alias_store(self.alias, self.generation)
+        """This thread's store for this plan's cache (one that can run its algorithm)."""
+        try:
+            return self._here.store  # type: ignore[no-any-return]
+        except AttributeError:
+            cache = self.cache
+            store = store_for(cache) if cache is not None else alias_store(self.alias)
+            accept(store, self.algorithm)
+            self._here.store = store
+            return store
 
     def run(
         self,
@@ -166,61 +175,44 @@ class Plan:
         cost: int,
         now: float | None = None,
         app_now: float | None = None,
+        keys: Sequence[str] | None = None,
     ) -> Result | None:
         """Charge ``cost`` to every quota if all of them admit it (0 only reads).
 
         ``now`` is the time to decide at; None: the app's clock (``app_now``,
         if the caller has already read it), or the Redis server's for the
-        algorithms that keep timestamps. None when the cache failed and the
-        policy is to fail open.
+        algorithms that keep timestamps. ``keys`` default to the algorithm's
+        for this client. None when the cache failed and the policy is to fail
+        open.
         """
         if app_now is None:
             app_now = clock.now() if now is None else now
-        keys = quotas.algorithm.keys(quotas.items, self.scope, value, app_now)
-        cache = self.cache
-        store = store_for(cache) if cache is not None else alias_store(self.alias, self.generation)
-        return execute(
-            store, quotas, keys, cost, self.count_denied, now, app_now, self.fail_open, value
-        )
+        algorithm = quotas.algorithm
+        if keys is None:
+            keys = algorithm.keys(quotas.items, self.scope, value, app_now)
+        try:
+            store = self._here.store
+        except AttributeError:
+            store = self.store()
+        if algorithm.uses_clock and store.server_clock and now is None and not clock.injected():
+            now_us = None  # the server decides with its own clock
+        else:
+            now_us = round(app_now * US)
+        try:
+            outcome = store.run(quotas, keys, cost, self.count_denied, now_us)
+        except CounterUnavailable as exc:
+            return fail(exc, quotas, self.fail_open)
+        return Result(outcome, quotas, cost, app_now, value)
 
 
-def execute(
-    store: Store,
-    quotas: Quotas,
-    keys: Sequence[str],
-    cost: int,
-    count_denied: bool,
-    now: float | None,
-    app_now: float,
-    fail_open: bool,
-    value: str = "",
-) -> Result | None:
-    """One check on one store: the step every plan, and :func:`.check.check`, ends in.
-
-    ``now`` is the time the caller chose (None: the clock's, ``app_now``).
-    """
-    algorithm = quotas.algorithm
-    if not store.accepts(algorithm):
-        raise refused(store, algorithm.name)
-    if algorithm.uses_clock and store.server_clock and now is None and not clock.injected():
-        now_us = None  # the server decides with its own clock
-    else:
-        now_us = round(app_now * US)
-    try:
-        outcome = store.run(quotas, keys, cost, count_denied, now_us)
-    except CounterUnavailable as exc:
-        return fail(exc, quotas, fail_open)
-    return Result(outcome, quotas, cost, app_now, value)
-
-
-def _key_function(key: Any) -> KeyFunc:
+def _key_function(key: Any, current: RatelimitSettings) -> KeyFunc:
     """The key's function, or one that raises its error when a request needs
     it: django-ratelimit checks the key only after the rate, so a declaration
     whose rate is None never complains about its key."""
     if not key:
         return _raises(ImproperlyConfigured("Ratelimit key must be specified"))
     try:
-        return key_function(key)
+        return compile_key(key, current)
     except ImproperlyConfigured as exc:
         return _raises(exc)
 
@@ -281,12 +273,14 @@ def fail(exc: CounterUnavailable, quotas: Quotas, fail_open: bool) -> Result | N
     return None if fail_open else Result(None, quotas, 0, 0.0, "")
 
 
-def refused(store: Store, algorithm: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(
-        f"The cache RATELIMIT_USE_CACHE={conf.cache_alias()!r} cannot run the "
-        f"{algorithm!r} algorithm atomically (its adapter is {store.name!r}); "
-        "use Redis, memcached through pymemcache or local memory, or another algorithm"
-    )
+def accept(store: Store, algorithm: Algorithm) -> None:
+    """Refuse an algorithm the store cannot run atomically (never race silently)."""
+    if not store.accepts(algorithm):
+        raise ImproperlyConfigured(
+            f"The cache RATELIMIT_USE_CACHE={conf.cache_alias()!r} cannot run the "
+            f"{algorithm.name!r} algorithm atomically (its adapter is {store.name!r}); "
+            "use Redis, memcached through pymemcache or local memory, or another algorithm"
+        )
 
 
 def ratelimit_cache(alias: str | None = None) -> BaseCache:
@@ -300,21 +294,11 @@ def ratelimit_cache(alias: str | None = None) -> BaseCache:
         ) from exc
 
 
-_threads = threading.local()
-
-
-def alias_store(alias: str, generation: int) -> Store:
+def alias_store(alias: str) -> Store:
     """The store of this thread's cache object for ``alias``.
 
     Django hands each thread its own cache objects (a memcached client is not
-    thread-safe), so each thread keeps its own stores, until the settings change.
+    thread-safe), so each thread has its own stores; a plan keeps the one of
+    each thread it runs in, until the settings change.
     """
-    stores: dict[str, tuple[int, Store]] | None = getattr(_threads, "stores", None)
-    if stores is None:
-        stores = _threads.stores = {}
-    entry = stores.get(alias)
-    if entry is not None and entry[0] == generation:
-        return entry[1]
-    store = store_for(ratelimit_cache(alias))
-    stores[alias] = (generation, store)
-    return store
+    return store_for(ratelimit_cache(alias))

@@ -23,7 +23,11 @@ from drf_ratelimit.conf import Network, RatelimitSettings
 
 def client_ip(request: HttpRequest | Any) -> str:
     """The client address, masked to the configured IPv4/IPv6 prefix."""
-    current = conf.snapshot()
+    return settled_client_ip(request, conf.snapshot())
+
+
+def settled_client_ip(request: HttpRequest | Any, current: RatelimitSettings) -> str:
+    """:func:`client_ip` under settings already read (a compiled plan's)."""
     if current.direct_ip:  # the common case, kept short: it runs on every check
         remote = getattr(request, "_request", request).META.get("REMOTE_ADDR")  # DRF or Django
         if type(remote) is str and 0 < len(remote) <= _LONGEST_ADDRESS:

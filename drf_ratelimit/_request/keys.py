@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from drf_ratelimit._request.ip import client_ip
+from drf_ratelimit._request.ip import client_ip, settled_client_ip
 from drf_ratelimit._spec.loading import import_dotted
 from drf_ratelimit._spec.rates import is_dotted_path
+from drf_ratelimit.conf import RatelimitSettings
 
 KeyFunc = Callable[[str, Any], object]
 
@@ -107,6 +109,28 @@ def key_function(key: object) -> KeyFunc:
     if is_dotted_path(key):
         return _dotted_key(key)
     raise ImproperlyConfigured(f"Could not understand ratelimit key: {key!r}")
+
+
+def compile_key(key: object, current: RatelimitSettings) -> KeyFunc:
+    """:func:`key_function`, with the client-address keys bound to ``current``
+    (a plan compiles its key once per settings, so a check reads none)."""
+    func = key_function(key)
+    if func is ip_key:
+        return partial(_ip, current)
+    if func is user_or_ip_key:
+        return partial(_user_or_ip, current)
+    return func
+
+
+def _ip(current: RatelimitSettings, group: str, request: Any) -> str:
+    return settled_client_ip(request, current)
+
+
+def _user_or_ip(current: RatelimitSettings, group: str, request: Any) -> str:
+    user = _user(request)
+    if user is not None and user.is_authenticated:
+        return str(user.pk)
+    return settled_client_ip(request, current)
 
 
 def _accessor_key(key: str) -> KeyFunc:

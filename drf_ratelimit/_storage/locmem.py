@@ -25,7 +25,7 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from drf_ratelimit._algorithms.base import Algorithm, Outcome, ceil_div
+from drf_ratelimit._algorithms.base import Algorithm, Outcome, Step, ceil_div
 from drf_ratelimit._storage.base import Quotas, key_maker, unavailable
 
 NAME = "locmem"
@@ -53,35 +53,33 @@ class LockedStore:
         now_us: int | None,
     ) -> Outcome:
         assert now_us is not None, "local memory has no clock of its own"
-        step = quotas.algorithm.step
+        step, make_key = quotas.algorithm.step, self.make_key
         cache: Any = self.cache
-        full = [self.make_key(key) for key in keys]
+        entries, expires = cache._cache, cache._expire_info
+        decided: list[tuple[str, Step]] = []
+        allowed = True
         with cache._lock:
-            expires, wall = cache._expire_info, time.time()
-            steps = [
-                step(quota, _load(cache, key, expires, wall), cost, now_us)
-                for quota, key in zip(quotas.items, full, strict=True)
-            ]
-            allowed = all(s.allowed for s in steps)
+            wall = time.time()
+            for quota, key in zip(quotas.items, keys, strict=True):
+                full_key = make_key(key)
+                stored = None
+                pickled = entries.get(full_key)
+                if pickled is not None:  # what cache.get() does, under the lock already held
+                    expiry = expires.get(full_key)
+                    if expiry is not None and expiry <= wall:
+                        cache._delete(full_key)
+                    else:
+                        entries.move_to_end(full_key, last=False)
+                        stored = pickle.loads(pickled)
+                this = step(quota, stored, cost, now_us)
+                allowed = allowed and this.allowed
+                decided.append((full_key, this))
             counted = cost > 0 and (allowed or count_denied)
             if counted:
-                for key, decided in zip(full, steps, strict=True):
-                    pickled = pickle.dumps(decided.charged, cache.pickle_protocol)
-                    cache._set(key, pickled, ceil_div(decided.ttl_ms, 1000))
-        return Outcome(allowed, counted, now_us, [s.found for s in steps])
-
-
-def _load(cache: Any, key: str, expires: dict[str, float | None], wall: float) -> Any:
-    """What ``cache.get(key)`` answers (None when missing), under the lock already held."""
-    pickled = cache._cache.get(key)
-    if pickled is None:
-        return None
-    expiry = expires.get(key)
-    if expiry is not None and expiry <= wall:
-        cache._delete(key)
-        return None
-    cache._cache.move_to_end(key, last=False)
-    return pickle.loads(pickled)
+                for full_key, this in decided:
+                    pickled = pickle.dumps(this.charged, cache.pickle_protocol)
+                    cache._set(full_key, pickled, ceil_div(this.ttl_ms, 1000))
+        return Outcome(allowed, counted, now_us, [this.found for _, this in decided])
 
 
 class LocMemSwapper:

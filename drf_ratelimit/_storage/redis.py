@@ -59,12 +59,15 @@ class RedisStore:
         try:
             client = self.get_client()
             try:
-                reply = client.evalsha(script.sha, len(full), *full, *args, *quotas.script_args)
+                reply = client.execute_command(
+                    "EVALSHA", script.sha, len(full), *full, *args, *quotas.script_args
+                )
             except NoScriptError:
                 reply = client.eval(script.source, len(full), *full, *args, *quotas.script_args)
         except CLIENT_ERRORS as exc:
             raise unavailable(self.name, exc) from exc
-        return Outcome(reply[0] == 1, reply[1] == 1, reply[2], reply[3:], raw=True)
+        # Built as the tuple it is (a NamedTuple's own __new__ is Python code).
+        return tuple.__new__(Outcome, (reply[0] == 1, reply[1] == 1, reply[2], reply[3:], True))
 
 
 def redis_store(cache: BaseCache) -> RedisStore | None:
@@ -80,7 +83,8 @@ def redis_store(cache: BaseCache) -> RedisStore | None:
         return RedisStore(client, key_maker(cache))
     client = _django_redis_default_client(cache)
     if client is not None:
-        get_client = functools.partial(client.get_client, write=True)
+        # The write client: the one at index 0, made once by django-redis and kept.
+        get_client = functools.cache(functools.partial(client.get_client, write=True))
         return RedisStore(get_client, key_maker(cache))
     return None
 
