@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol
 
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
@@ -67,11 +67,14 @@ class KeyScope:
         One hash per check, whatever the number of rates. The key value is
         hashed with the group and methods, so no client-sent text reaches the
         cache, and the braces make it a Redis Cluster hash tag: every key of
-        one check lands in one slot, where one script can reach them all.
+        one check lands in one slot, where one script can reach them all. The
+        digest is cut to 128 bits (32 hex digits): short keys cost less to
+        send and to place (pymemcache hashes every key in Python to pick its
+        server), and finding two values with the same 128 bits is out of reach.
         """
         material = f"{self.group}\0{self.methods}\0{value}"
         digest = self.hasher(material.encode("utf-8", "backslashreplace")).hexdigest()
-        return f"{self.prefix}{{{digest}}}"
+        return f"{self.prefix}{{{digest[:32]}}}"
 
 
 def tagged_keys(
@@ -151,7 +154,6 @@ class Script:
         self.sha = hashlib.sha1(self.source).hexdigest()
 
 
-@runtime_checkable
 class Algorithm(Protocol):
     """The contract every algorithm keeps (see the module docstring)."""
 
@@ -212,7 +214,6 @@ class Counters(Protocol):
         and remembered from then on (a window that has ended)."""
 
 
-@runtime_checkable
 class CountingAlgorithm(Algorithm, Protocol):
     """An algorithm that can run on atomic counters alone."""
 
@@ -227,13 +228,24 @@ class CountingAlgorithm(Algorithm, Protocol):
     ) -> Outcome: ...
 
 
-@runtime_checkable
 class SwappingAlgorithm(Algorithm, Protocol):
     """An algorithm that can run key by key with compare-and-swap."""
 
     def refund(self, quota: Quota, stored: Any, cost: int, now_us: int) -> tuple[Any, int] | None:
         """The state with a charge of ``cost`` given back and for how long (ms)
         to keep it; None when there is nothing to give back."""
+
+
+def counting(algorithm: Algorithm) -> CountingAlgorithm | None:
+    """``algorithm`` if it can run on atomic counters, else None. Asked of its
+    methods, not with ``isinstance``: a runtime protocol check costs more than
+    the rest of a check."""
+    return algorithm if callable(getattr(algorithm, "count", None)) else None  # type: ignore[return-value]
+
+
+def swapping(algorithm: Algorithm) -> SwappingAlgorithm | None:
+    """``algorithm`` if it can run key by key with compare-and-swap, else None."""
+    return algorithm if callable(getattr(algorithm, "refund", None)) else None  # type: ignore[return-value]
 
 
 def ceil_div(numerator: int, denominator: int) -> int:

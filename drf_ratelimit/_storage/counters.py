@@ -19,13 +19,7 @@ from contextlib import suppress
 
 from django.core.cache.backends.base import BaseCache
 
-from drf_ratelimit._algorithms.base import (
-    Algorithm,
-    Counters,
-    CountingAlgorithm,
-    Outcome,
-    SwappingAlgorithm,
-)
+from drf_ratelimit._algorithms.base import Algorithm, Counters, Outcome, counting, swapping
 from drf_ratelimit._storage.base import Quotas, as_count, unavailable
 from drf_ratelimit._storage.swap import Swapper, run_by_swapping
 
@@ -63,9 +57,9 @@ class CounterStore:
         self.swapper = swapper
 
     def accepts(self, algorithm: Algorithm) -> bool:
-        if isinstance(algorithm, CountingAlgorithm):
+        if counting(algorithm) is not None:
             return True
-        return self.swapper is not None and isinstance(algorithm, SwappingAlgorithm)
+        return self.swapper is not None and swapping(algorithm) is not None
 
     def run(
         self,
@@ -76,8 +70,8 @@ class CounterStore:
         now_us: int | None,
     ) -> Outcome:
         assert now_us is not None, "a store without a clock needs the app's time"
-        algorithm = quotas.algorithm
-        if isinstance(algorithm, CountingAlgorithm):
+        algorithm = counting(quotas.algorithm)
+        if algorithm is not None:
             return algorithm.count(self.counters, quotas.items, keys, cost, count_denied, now_us)
         assert self.swapper is not None
         return run_by_swapping(self.swapper, quotas, keys, cost, count_denied, now_us)

@@ -19,7 +19,14 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 
-from drf_ratelimit._algorithms.base import Outcome, Quota, Step, SwappingAlgorithm, ceil_div
+from drf_ratelimit._algorithms.base import (
+    Outcome,
+    Quota,
+    Step,
+    SwappingAlgorithm,
+    ceil_div,
+    swapping,
+)
 from drf_ratelimit._storage.base import Quotas
 from drf_ratelimit.exceptions import CounterUnavailable
 
@@ -51,8 +58,8 @@ def run_by_swapping(
     count_denied: bool,
     now_us: int,
 ) -> Outcome:
-    algorithm = quotas.algorithm
-    assert isinstance(algorithm, SwappingAlgorithm)
+    algorithm = swapping(quotas.algorithm)
+    assert algorithm is not None, "the store accepted an algorithm it cannot swap"
     found: list[Any] = []
     allowed = True
     for position, (quota, key) in enumerate(zip(quotas.items, keys, strict=True)):
