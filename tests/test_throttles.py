@@ -9,7 +9,7 @@ quarter of an hour 100 s later.
 
 These tests pin the fixed window (``RATELIMIT_ALGORITHM``), whose resets they
 name to the second; the throttles' default, the sliding window, and the
-token bucket are tested through the same views in ``test_algorithms.py``.
+token bucket are tested through the same views in ``tests/algorithms/test_on_every_backend.py``.
 """
 
 from __future__ import annotations

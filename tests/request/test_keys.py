@@ -27,7 +27,7 @@ rf = RequestFactory()
 PARSERS = [JSONParser(), FormParser(), MultiPartParser()]
 
 
-# Helpers referred to by dotted path ("tests.test_keys.<name>").
+# Helpers referred to by dotted path ("tests.request.test_keys.<name>").
 def key_by_group_and_method(group: str, request: HttpRequest) -> str:
     return f"{group}|{request.method}"
 
@@ -206,9 +206,9 @@ def test_callable_returning_none_exempts() -> None:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("tests.test_keys.key_by_group_and_method", "grp|PUT"),
-        ("tests.test_keys.key_exempt", None),
-        ("tests.test_keys.key_bytes", "raw-bytes"),
+        ("tests.request.test_keys.key_by_group_and_method", "grp|PUT"),
+        ("tests.request.test_keys.key_exempt", None),
+        ("tests.request.test_keys.key_bytes", "raw-bytes"),
     ],
 )
 def test_dotted_path_key(key: str, expected: str | None) -> None:
@@ -216,7 +216,7 @@ def test_dotted_path_key(key: str, expected: str | None) -> None:
 
 
 def test_dotted_path_that_does_not_import_names_it() -> None:
-    path = "tests.test_keys.no_such_function"
+    path = "tests.request.test_keys.no_such_function"
     with pytest.raises(ImproperlyConfigured, match=path):
         key_value(path, "g", rf.get("/"))
 
@@ -229,7 +229,7 @@ def test_dotted_path_to_a_missing_module_names_it() -> None:
 
 def test_dotted_path_to_a_non_callable() -> None:
     with pytest.raises(ImproperlyConfigured, match="not callable"):
-        key_value("tests.test_keys.not_callable", "g", rf.get("/"))
+        key_value("tests.request.test_keys.not_callable", "g", rf.get("/"))
 
 
 # ------------------------------------------------------------------ bad specs
@@ -257,7 +257,7 @@ def test_empty_or_non_string_key(key: object) -> None:
 
 def test_key_function_does_no_io_for_a_dotted_path() -> None:
     # Validating at declaration time must not import (or fail on) the target.
-    assert callable(key_function("tests.test_keys.no_such_function"))
+    assert callable(key_function("tests.request.test_keys.no_such_function"))
 
 
 # ------------------------------------------------------------------ normalise_value

@@ -1,9 +1,9 @@
-"""Sliding-window counter maths (:mod:`drf_ratelimit.sliding`): pure integers, no I/O.
+"""Sliding-window counter maths (:mod:`drf_ratelimit._algorithms.sliding_window`).
 
-The engine and the Redis script decide with these expressions, so the
-guarantees the throttles advertise stand or fall here: no more than ``N`` per
-aligned window, no more than ``N + N*L/P`` in any span ``L <= P``, and waits
-that are exact to the microsecond.
+Pure integers, no I/O. The engine and the Redis script decide with these
+expressions, so the guarantees the throttles advertise stand or fall here: no
+more than ``N`` per aligned window, no more than ``N + N*L/P`` in any span
+``L <= P``, and waits that are exact to the microsecond.
 """
 
 from __future__ import annotations

@@ -68,32 +68,32 @@ def another_api_function(request: Request) -> Response:
 
 
 def test_plain_function() -> None:
-    assert group_for(f) == "tests.test_groups.f"
+    assert group_for(f) == "tests.spec.test_groups.f"
 
 
 def test_partial_of_a_function_is_unwrapped() -> None:
-    assert group_for(functools.partial(f)) == "tests.test_groups.f"
+    assert group_for(functools.partial(f)) == "tests.spec.test_groups.f"
 
 
 def test_partial_of_a_bound_method_repeats_the_class() -> None:
     """What method_decorator passes: module.Class.Class.get (upstream's quirk)."""
     bound = functools.partial(Holder().get)
-    assert group_for(bound) == "tests.test_groups.Holder.Holder.get"
+    assert group_for(bound) == "tests.spec.test_groups.Holder.Holder.get"
 
 
 def test_real_method_decorator() -> None:
     captured.clear()
     response = DecoratedView.as_view()(rf.get("/"))
     assert response.status_code == 200
-    assert captured == ["tests.test_groups.DecoratedView.DecoratedView.get"]
+    assert captured == ["tests.spec.test_groups.DecoratedView.DecoratedView.get"]
 
 
 def test_bound_method() -> None:
-    assert group_for(Holder().get) == "tests.test_groups.Holder.Holder.get"
+    assert group_for(Holder().get) == "tests.spec.test_groups.Holder.Holder.get"
 
 
 def test_unbound_method_uses_the_qualname() -> None:
-    assert group_for(Holder.get) == "tests.test_groups.Holder.get"
+    assert group_for(Holder.get) == "tests.spec.test_groups.Holder.get"
 
 
 def test_nested_function_keeps_its_qualname() -> None:
@@ -101,17 +101,17 @@ def test_nested_function_keeps_its_qualname() -> None:
         return HttpResponse("ok")
 
     group = group_for(inner)
-    assert group == "tests.test_groups.test_nested_function_keeps_its_qualname.<locals>.inner"
+    assert group == "tests.spec.test_groups.test_nested_function_keeps_its_qualname.<locals>.inner"
 
 
 def test_as_view_is_named_after_the_view_class() -> None:
-    assert group_for(SomeView.as_view()) == "tests.test_groups.SomeView.as_view"
+    assert group_for(SomeView.as_view()) == "tests.spec.test_groups.SomeView.as_view"
 
 
 def test_two_views_in_one_module_get_different_groups() -> None:
     some, other = group_for(SomeView.as_view()), group_for(OtherView.as_view())
     assert some != other
-    assert other == "tests.test_groups.OtherView.as_view"
+    assert other == "tests.spec.test_groups.OtherView.as_view"
 
 
 def test_as_view_is_stable_across_calls() -> None:
@@ -119,13 +119,13 @@ def test_as_view_is_stable_across_calls() -> None:
 
 
 def test_drf_apiview_as_view() -> None:
-    assert group_for(SomeAPIView.as_view()) == "tests.test_groups.SomeAPIView.as_view"
+    assert group_for(SomeAPIView.as_view()) == "tests.spec.test_groups.SomeAPIView.as_view"
 
 
 def test_drf_api_view_function_contains_its_name() -> None:
     group = group_for(my_api_function)
     assert "my_api_function" in group
-    assert group.startswith("tests.test_groups.")
+    assert group.startswith("tests.spec.test_groups.")
     assert "<locals>" not in group
 
 
@@ -134,7 +134,7 @@ def test_two_api_view_functions_get_different_groups() -> None:
 
 
 def test_drf_api_view_function_exact_group() -> None:
-    assert group_for(my_api_function) == "tests.test_groups.my_api_function.as_view"
+    assert group_for(my_api_function) == "tests.spec.test_groups.my_api_function.as_view"
 
 
 def test_view_class_defined_in_a_function_uses_its_name() -> None:
@@ -142,11 +142,11 @@ def test_view_class_defined_in_a_function_uses_its_name() -> None:
         def get(self, request: HttpRequest) -> HttpResponse:
             return HttpResponse("local")
 
-    assert group_for(LocalView.as_view()) == "tests.test_groups.LocalView.as_view"
+    assert group_for(LocalView.as_view()) == "tests.spec.test_groups.LocalView.as_view"
 
 
 def test_nested_view_class_keeps_its_qualname() -> None:
-    assert group_for(Outer.InnerView.as_view()) == "tests.test_groups.Outer.InnerView.as_view"
+    assert group_for(Outer.InnerView.as_view()) == "tests.spec.test_groups.Outer.InnerView.as_view"
 
 
 class Outer:
@@ -159,8 +159,8 @@ class Outer:
 
 
 def test_view_class_name_of_a_view_class() -> None:
-    assert view_class_name(SomeAPIView) == "tests.test_groups.SomeAPIView"
-    assert view_class_name(SomeView) == "tests.test_groups.SomeView"
+    assert view_class_name(SomeAPIView) == "tests.spec.test_groups.SomeAPIView"
+    assert view_class_name(SomeView) == "tests.spec.test_groups.SomeView"
 
 
 def test_view_class_name_of_an_api_view_function() -> None:
@@ -168,13 +168,13 @@ def test_view_class_name_of_an_api_view_function() -> None:
     function; the function's name is what tells them apart."""
     cls = my_api_function.cls  # type: ignore[attr-defined]
     assert cls.__qualname__ != "my_api_function"
-    assert view_class_name(cls) == "tests.test_groups.my_api_function"
+    assert view_class_name(cls) == "tests.spec.test_groups.my_api_function"
     other = another_api_function.cls  # type: ignore[attr-defined]
-    assert view_class_name(other) == "tests.test_groups.another_api_function"
+    assert view_class_name(other) == "tests.spec.test_groups.another_api_function"
 
 
 def test_view_class_name_of_a_nested_class_keeps_the_qualname() -> None:
-    assert view_class_name(Outer.InnerView) == "tests.test_groups.Outer.InnerView"
+    assert view_class_name(Outer.InnerView) == "tests.spec.test_groups.Outer.InnerView"
 
 
 def test_view_class_name_of_a_local_class_uses_its_name() -> None:
@@ -182,7 +182,7 @@ def test_view_class_name_of_a_local_class_uses_its_name() -> None:
         pass
 
     assert "<locals>" in LocalAPIView.__qualname__
-    assert view_class_name(LocalAPIView) == "tests.test_groups.LocalAPIView"
+    assert view_class_name(LocalAPIView) == "tests.spec.test_groups.LocalAPIView"
 
 
 def test_view_class_name_of_a_local_api_view_function() -> None:
@@ -191,7 +191,7 @@ def test_view_class_name_of_a_local_api_view_function() -> None:
         return Response("local")
 
     cls = local_function.cls  # type: ignore[attr-defined]
-    assert view_class_name(cls) == "tests.test_groups.local_function"
+    assert view_class_name(cls) == "tests.spec.test_groups.local_function"
 
 
 def test_view_class_name_of_a_renamed_class_uses_its_name() -> None:

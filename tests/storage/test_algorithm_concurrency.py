@@ -1,6 +1,6 @@
 """Exactly the limit passes under contention, for the sliding window and the token bucket.
 
-Same harness as test_concurrency.py (tests/backends/hammer.py): spawned
+Same harness as test_concurrency.py (tests/storage/hammer.py): spawned
 processes x threads, one shared barrier per round, the clock frozen so no
 round straddles a window edge or refills a bucket. Each round hammers one
 client with 180 requests through :func:`drf_ratelimit._engine.check`:
@@ -32,8 +32,8 @@ from drf_ratelimit._algorithms import NAMES
 from drf_ratelimit._algorithms import token_bucket as gcra
 from drf_ratelimit._engine import Limit, check
 from drf_ratelimit._spec.rates import Rate, parse_rate
-from tests.backends import hammer
 from tests.conftest import Backend, cache_config, install_backend, skip_token_bucket_on_pylibmc
+from tests.storage import hammer
 
 SLIDING_WINDOW, TOKEN_BUCKET = NAMES[1:]
 

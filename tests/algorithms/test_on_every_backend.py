@@ -10,8 +10,8 @@ Unless a test says otherwise the clock is the frozen ``clock`` fixture at
   4th fits 60 s later, when 2/3 of the previous minute is still counted;
 * token bucket: one token every 20 s, the bucket is full again 60 s later.
 
-Pure maths is in test_sliding.py / test_gcra.py; contention in
-backends/test_algorithm_concurrency.py.
+Pure maths is in test_sliding_window.py / test_token_bucket.py; contention in
+tests/storage/test_algorithm_concurrency.py.
 """
 
 from __future__ import annotations
@@ -616,7 +616,7 @@ def test_get_usage_arguments_override_the_settings(
 
 
 def cost_of_two(request: HttpRequest) -> int:
-    """A dotted-path cost (``tests.test_algorithms.cost_of_two``)."""
+    """A dotted-path cost (``tests.algorithms.test_on_every_backend.cost_of_two``)."""
     return 2
 
 
@@ -631,7 +631,7 @@ def test_a_cost_callable_or_dotted_path_is_called_per_request(
     assert usage_of(get, algorithm=algorithm, cost=by_method, count_denied=False).should_limit
 
     other = client_request(ip="10.2.2.2")
-    dotted = "tests.test_algorithms.cost_of_two"
+    dotted = "tests.algorithms.test_on_every_backend.cost_of_two"
     usages = [usage_of(other, algorithm=algorithm, cost=dotted) for _ in range(2)]
     assert [u.count for u in usages] == [2, 4]
     assert flags(usages) == [False, True]
@@ -641,7 +641,12 @@ def test_a_cost_callable_or_dotted_path_is_called_per_request(
 def test_the_decorator_counts_with_the_algorithm_and_cost_it_names(
     backend: Backend, clock: FakeClock, algorithm: str
 ) -> None:
-    @ratelimit(key="ip", rate="3/m", algorithm=algorithm, cost="tests.test_algorithms.cost_of_two")
+    @ratelimit(
+        key="ip",
+        rate="3/m",
+        algorithm=algorithm,
+        cost="tests.algorithms.test_on_every_backend.cost_of_two",
+    )
     def view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("ok")
 

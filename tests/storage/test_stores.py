@@ -1,8 +1,8 @@
 """The cache adapters on every backend, against real servers.
 
 The counter primitives (memcached, and any cache through Django's API) and
-the choice of store;
-the algorithms themselves are tested through the engine in test_algorithms.py.
+the choice of store; the algorithms themselves are tested through the engine
+in tests/algorithms/test_on_every_backend.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Token-bucket (GCRA) maths (:mod:`drf_ratelimit.gcra`): pure integers, no I/O.
+"""Token-bucket (GCRA) maths (:mod:`drf_ratelimit._algorithms.token_bucket`): pure integers, no I/O.
 
 One timestamp per client (the TAT) must give: ``burst`` at once, then one
 every ``T``; never more than ``burst + L/T`` in any span ``L``; and waits

@@ -142,7 +142,7 @@ def burst_and_sustained() -> list[Limit]:
 
 #: What each algorithm's script runs on the server for a check of two limits
 #: whose keys exist. (Under the test clock the scripts take the time from the
-#: engine; without one they add a TIME: see test_algorithms.py.)
+#: engine; without one they add a TIME: see tests/algorithms/test_on_every_backend.py.)
 SCRIPT_BODIES = {
     "fixed-window": {"incrby": 2},
     "sliding-window": {"hmget": 2, "hincrby": 2},

@@ -16,7 +16,7 @@ rf = RequestFactory()
 
 
 def real_ip_from_header(request: HttpRequest) -> str:
-    """Referred to as 'tests.test_ip.real_ip_from_header'."""
+    """Referred to as 'tests.request.test_ip.real_ip_from_header'."""
     return str(request.META.get("HTTP_X_REAL_IP", "0.0.0.0"))
 
 
@@ -100,12 +100,12 @@ def test_meta_key_callable_result_is_masked(settings: Any) -> None:
 
 
 def test_meta_key_dotted_path(settings: Any) -> None:
-    settings.RATELIMIT_IP_META_KEY = "tests.test_ip.real_ip_from_header"
+    settings.RATELIMIT_IP_META_KEY = "tests.request.test_ip.real_ip_from_header"
     assert client_ip(_request("10.0.0.1", HTTP_X_REAL_IP="198.51.100.3")) == "198.51.100.3"
 
 
 def test_meta_key_dotted_path_that_does_not_import(settings: Any) -> None:
-    settings.RATELIMIT_IP_META_KEY = "tests.test_ip.nope"
+    settings.RATELIMIT_IP_META_KEY = "tests.request.test_ip.nope"
     with pytest.raises(ImproperlyConfigured, match="RATELIMIT_IP_META_KEY"):
         client_ip(_request())
 

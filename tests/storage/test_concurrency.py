@@ -19,8 +19,8 @@ from django.test import RequestFactory
 
 from drf_ratelimit.clock import use_clock
 from drf_ratelimit.core import get_usage
-from tests.backends import hammer
 from tests.conftest import Backend, cache_config, install_backend
+from tests.storage import hammer
 
 pytestmark = pytest.mark.concurrency
 
