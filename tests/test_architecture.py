@@ -94,9 +94,7 @@ def test_every_module_has_a_layer() -> None:
 def test_dependencies_point_down(module: str) -> None:
     mine = layer_of(module)
     upward = {
-        imported: layer_of(imported)
-        for imported in imports_of(module)
-        if layer_of(imported) > mine
+        imported: layer_of(imported) for imported in imports_of(module) if layer_of(imported) > mine
     }
     assert upward == {}, f"{module} (layer {mine}) imports from above: {upward}"
 

@@ -185,3 +185,60 @@ def test_an_empty_non_dict_rest_framework_is_still_an_error(settings: Any, value
 def test_the_default_throttle_rates_are_a_fresh_dict_each_time() -> None:
     conf.throttle_rates()["anon"] = "1/s"
     assert conf.throttle_rates() == {"user": None, "anon": None}
+
+
+# --- the snapshot -------------------------------------------------------------------------
+
+
+def test_the_snapshot_is_parsed_once_and_rebuilt_when_a_setting_changes(settings: Any) -> None:
+    first = conf.snapshot()
+    assert conf.snapshot() is first
+    settings.RATELIMIT_IPV4_MASK = 24
+    second = conf.snapshot()
+    assert second is not first and second.generation != first.generation
+    assert second.ipv4_mask == 24
+    assert conf.snapshot() is second
+
+
+def test_a_change_without_a_signal_is_seen_by_the_settings_holder(settings: Any) -> None:
+    """pytest-django deletes a setting without sending setting_changed; every
+    override installs a new settings holder, which the snapshot notices."""
+    settings.RATELIMIT_FAIL_OPEN = True
+    assert conf.snapshot().fail_open is True
+    del settings.RATELIMIT_FAIL_OPEN
+    assert conf.snapshot().fail_open is False
+
+
+def test_an_invalid_snapshot_is_never_kept(settings: Any) -> None:
+    settings.RATELIMIT_IPV6_MASK = 129
+    for _ in range(2):
+        with pytest.raises(ImproperlyConfigured, match="RATELIMIT_IPV6_MASK=129"):
+            conf.snapshot()
+    settings.RATELIMIT_IPV6_MASK = 48
+    assert conf.snapshot().ipv6_mask == 48
+
+
+def test_problem_names_each_invalid_field_alone(settings: Any) -> None:
+    """The system checks ask field by field, so one bad setting does not hide another."""
+    settings.RATELIMIT_CACHE_PREFIX = 7
+    settings.RATELIMIT_TRUSTED_PROXIES = ["nope"]
+    assert "RATELIMIT_CACHE_PREFIX=7" in (conf.problem("cache_prefix") or "")
+    assert "RATELIMIT_TRUSTED_PROXIES" in (conf.problem("trusted_proxies") or "")
+    assert conf.problem("ipv4_mask") is None
+    assert set(conf.FIELDS) >= {"cache_prefix", "trusted_proxies", "exception_class"}
+
+
+def test_the_throttle_rates_of_the_snapshot_cannot_be_changed(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m"}}
+    with pytest.raises(TypeError):
+        conf.snapshot().throttle_rates["anon"] = "1/s"  # type: ignore[index]
+
+
+def test_override_ratelimit_limit_is_part_of_the_snapshot() -> None:
+    before = conf.snapshot()
+    with conf.overridden_limit(3):
+        inside = conf.snapshot()
+        assert inside.limit_override == 3 and inside.generation != before.generation
+    assert conf.snapshot().limit_override is None
+    with pytest.raises(ValueError, match="limit=-1"), conf.overridden_limit(-1):
+        pass

@@ -773,7 +773,7 @@ def test_the_stored_key_is_a_hash_not_the_value(clock: FakeClock) -> None:
     assert len(stored) == 1
     prefix, _, digest = stored[0].rpartition("rl:")
     assert prefix == ":1:"
-    assert re.fullmatch(r"\{[0-9a-f]{64}\}fw2/60s:[0-9]+", digest)
+    assert re.fullmatch(r"\{[0-9a-f]{32}\}fw2/60s:[0-9]+", digest)
 
 
 class RecordingThrottle(RatelimitThrottle):

@@ -27,9 +27,9 @@ LONG_TEXT = st.text(
     st.characters(codec=None, categories=None, exclude_categories=[]), min_size=1, max_size=16
 ).map(lambda chunk: (chunk * (10_240 // len(chunk) + 1))[:10_240])
 SHA256_KEY = re.compile(r"rl:[0-9a-f]{64}")
-#: A throttle or state key: the client's digest as a Redis Cluster hash tag,
+#: A throttle or state key: 128 bits of the client's digest as a Redis Cluster hash tag,
 #: then the algorithm, the rate and (fixed window) the window's start.
-TAGGED_KEY = re.compile(r"rl:\{[0-9a-f]{64}\}(fw|sw|tb)[0-9]+/[0-9]+s(:[0-9]+)?")
+TAGGED_KEY = re.compile(r"rl:\{[0-9a-f]{32}\}(fw|sw|tb)[0-9]+/[0-9]+s(:[0-9]+)?")
 
 
 def _key(
@@ -196,7 +196,7 @@ def _tagged(
 
 
 def test_a_tagged_key_is_the_client_digest_then_the_algorithm_and_rate() -> None:
-    digest = hashlib.sha256(b"anon\0\0throttle_anon_1.2.3.4").hexdigest()
+    digest = hashlib.sha256(b"anon\0\0throttle_anon_1.2.3.4").hexdigest()[:32]  # 128 bits
     assert _tagged() == "rl:{" + digest + "}sw5/60s"
     assert _tagged(TOKEN_BUCKET) == "rl:{" + digest + "}tb5/60s"
     assert _tagged(ALIGNED_FIXED_WINDOW) == "rl:{" + digest + "}fw5/60s:1699999980"
