@@ -15,6 +15,7 @@ from drf_ratelimit._ops.checks import (
     check_cache,
     check_declared_limits,
     check_default_throttles,
+    check_settings,
     check_throttle_rates,
 )
 from drf_ratelimit.decorators import ratelimit
@@ -356,3 +357,24 @@ def test_e008_follows_the_project_default_for_limits_that_name_no_algorithm(
     messages = check_algorithms()
     assert ids(messages) == ["drf_ratelimit.E008", "drf_ratelimit.E008"]
     assert {m.msg.split(":")[0] for m in messages} >= {"RATELIMIT_ALGORITHM"}
+
+
+def test_e009_every_other_setting_is_validated_at_start_up(settings: Any) -> None:
+    """Each bad setting is its own error, with the message a request would raise."""
+    assert check_settings() == []
+    settings.RATELIMIT_IPV4_MASK = 33
+    settings.RATELIMIT_CACHE_PREFIX = b"rl:"
+    settings.RATELIMIT_EXCEPTION_CLASS = "json.dumps"
+    messages = check_settings()
+    assert ids(messages) == ["drf_ratelimit.E009"] * 3
+    text = " ".join(message.msg for message in messages)
+    for setting in ("RATELIMIT_IPV4_MASK=33", "RATELIMIT_CACHE_PREFIX=b'rl:'", "'json.dumps'"):
+        assert setting in text
+
+
+def test_e009_leaves_the_settings_other_checks_report_to_them(settings: Any) -> None:
+    settings.RATELIMIT_USE_CACHE = 3  # E002
+    settings.RATELIMIT_ALGORITHM = "leaky"  # E007
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": ["5/m"]}  # E006
+    assert check_settings() == []
+    assert ids(check_cache()) == ["drf_ratelimit.E002"]
