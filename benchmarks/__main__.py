@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from benchmarks import environment
 from benchmarks.environment import REDIS
 
-SECTIONS = ("per-check", "limits", "clients", "e2e")
+if TYPE_CHECKING:  # importing the rows needs Django configured first
+    from benchmarks.per_check import Settings
+
+SECTIONS = ("per-check", "limits", "clients", "e2e", "calls", "targets")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -21,12 +25,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny iteration counts (smoke run)")
     parser.add_argument("--iterations", type=int, default=3000, help="timed checks per row")
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {SECTIONS}; targets are read from the per-check "
+        "tables (and e2e, when it runs), so targets also measures and prints per-check",
     )
     parser.add_argument(
         "--e2e-seconds", type=float, default=4.0, help="load per endpoint and round"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = set(args.sections.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    return args
+
+
+def run_settings(args: argparse.Namespace) -> Settings:
+    """``--quick``: a few timed checks, but warm-up enough for every client of the main
+    tables to have sent one check before round trips are counted, so that the targets'
+    round trips are the steady state's even in a smoke run."""
+    from benchmarks.per_check import MAIN_SCENARIO, Settings
+
+    if args.quick:
+        return Settings(20, MAIN_SCENARIO.clients, 5, repeats=1)
+    return Settings(args.iterations)
+
+
+def emit(text: str) -> None:
+    print(text + "\n", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -34,24 +60,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     wanted = set(args.sections.split(","))
     with environment.servers() as running:
         environment.configure_django(running)
-        from benchmarks import per_check, report, sections
-        from benchmarks.per_check import Settings
+        from benchmarks import per_check, report, sections, targets
 
-        settings = Settings(20, 5, 5, repeats=1) if args.quick else Settings(args.iterations)
+        settings = run_settings(args)
         benches = per_check.benches(running)
         print("# drf_ratelimit benchmarks\n")
-        print(report.machine(sections.server_versions(running)) + "\n", flush=True)
-        if "per-check" in wanted:
-            print(sections.per_check_section(benches, settings) + "\n", flush=True)
+        emit(report.machine(sections.server_versions(running)))
+        tables = None
+        if wanted & {"per-check", "targets"}:
+            tables = sections.per_check_tables(benches, settings)
+            emit(sections.per_check_section(tables, settings))
         if "limits" in wanted:
-            print(sections.limits_section(benches[REDIS], settings) + "\n", flush=True)
+            emit(sections.limits_section(benches[REDIS], settings))
         if "clients" in wanted:
-            print(sections.clients_section(benches[REDIS], settings, args.quick) + "\n", flush=True)
+            emit(sections.clients_section(benches[REDIS], settings, args.quick))
+        e2e_ratios = None
         if "e2e" in wanted:
-            from benchmarks import e2e
+            e2e_ratios = run_e2e(running, args)
+        if "calls" in wanted:
+            emit(sections.calls_section(benches))
+        if tables is not None and "targets" in wanted:
+            emit(targets.section(tables, e2e_ratios, settings))
 
-            seconds = 0.5 if args.quick else args.e2e_seconds
-            print(e2e.section(running, seconds=seconds, rounds=1 if args.quick else 3), flush=True)
+
+def run_e2e(running: environment.Servers, args: argparse.Namespace) -> dict[str, float]:
+    """Print the end-to-end section; return its ratios for the targets."""
+    from benchmarks import e2e
+
+    seconds = 0.5 if args.quick else args.e2e_seconds
+    rounds = 1 if args.quick else 3
+    results = e2e.measure_backends(running, seconds=seconds, rounds=rounds)
+    print(e2e.render(results, seconds, rounds), flush=True)
+    return {alias: e2e.throttle_ratio(backend) for alias, backend in results.items()}
 
 
 if __name__ == "__main__":

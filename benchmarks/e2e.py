@@ -92,17 +92,22 @@ def backend_table(results: dict[str, Throughput]) -> str:
     return markdown(header, rows)
 
 
-def section(
+#: requests/s of each endpoint, by backend alias.
+Results = dict[str, dict[str, Throughput]]
+
+
+def throttle_ratio(results: dict[str, Throughput]) -> float:
+    """drf_ratelimit's throttled endpoint over its unthrottled twin: the end-to-end result."""
+    baseline = results[ENDPOINTS[0][0]].per_second
+    return results[ENDPOINTS[1][0]].per_second / baseline if baseline else 0.0
+
+
+def measure_backends(
     running: Servers, seconds: float, rounds: int, backends: tuple[str, ...] = (REDIS, MEMCACHED)
-) -> str:
+) -> Results:
+    """One gunicorn per backend, its endpoints loaded in turn (see :func:`measure`)."""
     caches = cache_settings(running)
-    parts = [
-        "## End to end under gunicorn",
-        "",
-        f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; load: {LOADERS} processes, "
-        f"one keep-alive connection each, {CLIENTS:,} client addresses; {rounds} rounds of "
-        f"{seconds:g} s per endpoint, endpoints taking turns. Nothing is refused (1,000,000/h).",
-    ]
+    results: Results = {}
     for alias in backends:
         log_path = Path(tempfile.mkdtemp(prefix="drf-rl-bench-")) / "gunicorn.log"
         server = start_gunicorn(
@@ -117,8 +122,28 @@ def section(
             threads=THREADS,
         )
         try:
-            results = measure(server, seconds, rounds)
+            results[alias] = measure(server, seconds, rounds)
         finally:
             server.stop()
-        parts += ["", f"### {LABELS[alias]}", "", backend_table(results)]
+    return results
+
+
+def render(results: Results, seconds: float, rounds: int) -> str:
+    parts = [
+        "## End to end under gunicorn",
+        "",
+        f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; load: {LOADERS} processes, "
+        f"one keep-alive connection each, {CLIENTS:,} client addresses; {rounds} rounds of "
+        f"{seconds:g} s per endpoint, endpoints taking turns. Nothing is refused (1,000,000/h).",
+    ]
+    for alias, backend in results.items():
+        parts += ["", f"### {LABELS[alias]}", "", backend_table(backend)]
     return "\n".join(parts) + "\n"
+
+
+def section(
+    running: Servers, seconds: float, rounds: int, backends: tuple[str, ...] = (REDIS, MEMCACHED)
+) -> str:
+    """Measure and render in one go (the targets section needs the results too: see
+    :func:`measure_backends`)."""
+    return render(measure_backends(running, seconds, rounds, backends), seconds, rounds)

@@ -88,12 +88,15 @@ class RedisObserver:
     def set_counters(self, value: int) -> None:
         """Fixed-window counters (integers) and the sliding window's current count
         (field ``c`` of its hash). A token bucket's timestamp is left alone: its
-        cost does not depend on how full the bucket is."""
+        cost does not depend on how full the bucket is. Lists (limits' moving
+        window) are left to the row's own prefill: GET on one answers WRONGTYPE."""
         for client in self.clients:
             for key in client.scan_iter(count=1000):
                 kind = client.type(key)
                 if kind == b"hash":
                     client.hset(key, "c", value)
+                    continue
+                if kind != b"string":
                     continue
                 stored = client.get(key)
                 if stored is not None and stored.isdigit() and int(stored) < 10**12:

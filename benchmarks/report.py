@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from benchmarks.rows import FLOOR, OURS
 
 if TYPE_CHECKING:
+    from benchmarks.calls import Calls
     from benchmarks.per_check import Measured
 
 PACKAGES = (
@@ -81,6 +82,30 @@ def scaling_table(
         row = [first.row.name]
         for column_results in results:
             row += [render[cell](column_results[i]) for cell in cells]
+        rows.append(row)
+    return markdown(header, rows)
+
+
+def count(value: float) -> str:
+    """A per-check count: whole in the steady state, one decimal if checks differed."""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def calls_table(columns: Sequence[str], counted: Sequence[dict[str, Calls]]) -> str:
+    """One row per check, for each backend its calls, drf_ratelimit's calls and modules."""
+    names = list(dict.fromkeys(name for backend in counted for name in backend))
+    cells = ("Python calls", "drf_ratelimit calls", "drf_ratelimit modules")
+    header = ["check"] + [f"{column}: {cell}" for column in columns for cell in cells]
+    rows = []
+    for name in names:
+        row = [name]
+        for backend in counted:
+            calls = backend.get(name)
+            row += (
+                ["-"] * 3
+                if calls is None
+                else [count(calls.python), count(calls.package), str(calls.modules)]
+            )
         rows.append(row)
     return markdown(header, rows)
 

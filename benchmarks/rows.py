@@ -36,6 +36,23 @@ FLOOR = "floor"
 OURS = "drf_ratelimit"
 PEER = "peer"
 
+# Row names the targets and calls-per-check sections look rows up by.
+REDIS_FLOOR = "bare INCR (redis-py, same pool)"
+ENGINE_FIXED = "drf_ratelimit engine.check fixed-window"
+ENGINE_SLIDING = "drf_ratelimit engine.check sliding-window"
+ENGINE_TOKEN = "drf_ratelimit engine.check token-bucket"
+IS_RATELIMITED = "drf_ratelimit is_ratelimited"
+VIEW_DECORATOR = "drf_ratelimit @ratelimit view"
+ANON_THROTTLE = "drf_ratelimit AnonRateThrottle"
+THROTTLE = "drf_ratelimit RatelimitThrottle"
+THROTTLE_TWO_RATES = "drf_ratelimit RatelimitThrottle two rates"
+THROTTLE_TOKEN = "drf_ratelimit RatelimitThrottle token-bucket"
+DJANGO_RATELIMIT = "django-ratelimit 4.1 is_ratelimited"
+DRF_ANON = "DRF AnonRateThrottle"
+LIMITS_FIXED = "limits FixedWindowRateLimiter"
+LIMITS_SLIDING = "limits SlidingWindowCounterRateLimiter"
+LIMITS_MOVING = "limits MovingWindowRateLimiter"
+
 Check = Callable[[], object]
 
 
@@ -49,6 +66,12 @@ class Scenario:
     @property
     def rate(self) -> str:
         return f"{self.limit}/h"
+
+    @property
+    def daily_rate(self) -> str:
+        """A second rate for the two-rate rows: ten hours' worth per day, never the
+        one that refuses first, so both rates are counted on every check."""
+        return f"{self.limit * 10}/d"
 
     def parsed_rate(self) -> Rate:
         parsed = parse_rate(self.rate)
@@ -132,7 +155,12 @@ def plain_view(request: HttpRequest) -> HttpResponse:
 
 
 def ours(scenario: Scenario, name: str, make: Callable[[str], Check]) -> Row:
-    return Row(f"drf_ratelimit {name}", OURS, per_client(scenario, make))
+    return Row(name, OURS, per_client(scenario, make))
+
+
+def throttle_class(name: str, **attributes: Any) -> type[BaseThrottle]:
+    """A RatelimitThrottle subclass, as a project would declare one."""
+    return type(name, (throttles.RatelimitThrottle,), {"key": "ip", **attributes})
 
 
 def drf_ratelimit_rows(s: Scenario) -> list[Row]:
@@ -144,12 +172,9 @@ def drf_ratelimit_rows(s: Scenario) -> list[Row]:
     args = {"group": "bench", "key": "ip", "rate": s.rate, "increment": True}
     view = ratelimit(group="bench-view", key="ip", rate=s.rate, block=False)(plain_view)
     anon = type("BenchAnon", (throttles.AnonRateThrottle,), {"rate": s.rate})
-    per_ip = type("BenchPerIp", (throttles.RatelimitThrottle,), {"rate": s.rate, "key": "ip"})
-    token = type(
-        "BenchToken",
-        (throttles.RatelimitThrottle,),
-        {"rate": s.rate, "key": "ip", "algorithm": "token-bucket"},
-    )
+    per_ip = throttle_class("BenchPerIp", rate=s.rate)
+    two_rates = throttle_class("BenchTwoRates", rate=[s.rate, s.daily_rate])
+    token = throttle_class("BenchToken", rate=s.rate, algorithm="token-bucket")
 
     def engine(algorithm: str) -> Callable[[str], Check]:
         return lambda ip: partial(check, [Limit("bench", rate, ip)], algorithm=algorithm)
@@ -158,16 +183,15 @@ def drf_ratelimit_rows(s: Scenario) -> list[Row]:
         return lambda ip: throttle_check(throttle, drf_request(ip))
 
     return [
-        ours(s, "engine.check fixed-window", engine("fixed-window")),
-        ours(s, "engine.check sliding-window", engine("sliding-window")),
-        ours(s, "engine.check token-bucket", engine("token-bucket")),
-        ours(s, "is_ratelimited", lambda ip: partial(is_ratelimited, django_request(ip), **args)),
-        ours(s, "@ratelimit view", lambda ip: partial(view, django_request(ip))),
-        ours(s, "AnonRateThrottle", lambda ip: throttle_check(anon, drf_request(ip))),
-        ours(s, "RatelimitThrottle", lambda ip: throttle_check(per_ip, drf_request(ip))),
-        ours(
-            s, "RatelimitThrottle token-bucket", lambda ip: throttle_check(token, drf_request(ip))
-        ),
+        ours(s, ENGINE_FIXED, engine("fixed-window")),
+        ours(s, ENGINE_SLIDING, engine("sliding-window")),
+        ours(s, ENGINE_TOKEN, engine("token-bucket")),
+        ours(s, IS_RATELIMITED, lambda ip: partial(is_ratelimited, django_request(ip), **args)),
+        ours(s, VIEW_DECORATOR, lambda ip: partial(view, django_request(ip))),
+        ours(s, ANON_THROTTLE, throttled(anon)),
+        ours(s, THROTTLE, throttled(per_ip)),
+        ours(s, THROTTLE_TWO_RATES, throttled(two_rates)),
+        ours(s, THROTTLE_TOKEN, throttled(token)),
     ]
 
 
@@ -181,7 +205,7 @@ def django_ratelimit_row(scenario: Scenario) -> Row:
         args = {"group": "bench", "key": "ip", "rate": scenario.rate, "increment": True}
         return partial(upstream, django_request(ip), **args)
 
-    return Row("django-ratelimit 4.1 is_ratelimited", PEER, per_client(scenario, make))
+    return Row(DJANGO_RATELIMIT, PEER, per_client(scenario, make))
 
 
 def drf_row(target: Target, scenario: Scenario) -> Row:
@@ -199,40 +223,65 @@ def drf_row(target: Target, scenario: Scenario) -> Row:
             target.cache.set(key, [now] * sent, instance.duration)
 
     checks = [throttle_check(throttle, request) for request in requests]
-    return Row("DRF AnonRateThrottle", PEER, rotate(checks), prefill)
+    return Row(DRF_ANON, PEER, rotate(checks), prefill)
 
 
 def limits_rows(target: Target, scenario: Scenario) -> list[Row]:
-    """limits 5 on Redis, through the very connection pool the Django cache uses."""
+    """limits 5 on Redis, through the very connection pool the Django cache uses.
+
+    Each strategy gets an identifier namespace of its own: limits keys a fixed
+    and a moving window alike, and the moving window stores a list where the
+    fixed window stores a string, so sharing a key would answer WRONGTYPE."""
     client = target.redis_client()
     if client is None or target.redis_url is None:
         return []
     from limits import RateLimitItemPerHour
     from limits.storage import RedisStorage
-    from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+    from limits.strategies import (
+        FixedWindowRateLimiter,
+        MovingWindowRateLimiter,
+        SlidingWindowCounterRateLimiter,
+    )
 
     storage = RedisStorage(target.redis_url, connection_pool=client.connection_pool)
     item = RateLimitItemPerHour(scenario.limit)
     fixed, sliding = FixedWindowRateLimiter(storage), SlidingWindowCounterRateLimiter(storage)
     return [
         Row(
-            "limits FixedWindowRateLimiter",
+            LIMITS_FIXED,
             PEER,
-            per_client(scenario, lambda ip: partial(fixed.hit, item, ip)),
+            per_client(scenario, lambda ip: partial(fixed.hit, item, "fixed", ip)),
         ),
         Row(
-            "limits SlidingWindowCounterRateLimiter",
+            LIMITS_SLIDING,
             PEER,
-            per_client(scenario, lambda ip: partial(sliding.hit, item, ip)),
+            per_client(scenario, lambda ip: partial(sliding.hit, item, "sliding", ip)),
         ),
+        limits_moving_row(MovingWindowRateLimiter(storage), item, scenario),
     ]
+
+
+def limits_moving_row(moving: Any, item: Any, scenario: Scenario) -> Row:
+    """limits' moving window: one timestamp per request in a list, like DRF's log.
+
+    Its list is not an integer counter, so it prefills itself: each client's list
+    is replaced by ``sent`` timestamps of now, in one call."""
+    ips = fresh_ips(scenario.clients)
+
+    def prefill(sent: int) -> None:
+        for ip in ips:
+            moving.clear(item, "moving", ip)
+            moving.hit(item, "moving", ip, cost=sent)
+
+    checks: list[Check] = [partial(moving.hit, item, "moving", ip) for ip in ips]
+    return Row(LIMITS_MOVING, PEER, rotate(checks), prefill)
 
 
 def floor_row(target: Target) -> Row | None:
     """One bare increment through the cache's own client: no check can cost less."""
     client = target.redis_client()
     if client is not None:
-        return Row("bare INCR (redis-py, same pool)", FLOOR, partial(client.incr, "bench:floor"))
+        return Row(REDIS_FLOOR, FLOOR, partial(client.incr, "bench:floor"))
     if target.alias == MEMCACHED:
         memcache: Any = target.cache._cache  # type: ignore[attr-defined]
         memcache.set("bench_floor", b"0")
