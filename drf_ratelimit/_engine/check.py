@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
@@ -22,6 +23,7 @@ from drf_ratelimit._engine.declarations import DECORATOR, THROTTLE, Declaration
 from drf_ratelimit._engine.plan import Plan
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit._storage import Quotas
+from drf_ratelimit.conf import RatelimitSettings
 from drf_ratelimit.usage import Usage
 
 
@@ -77,19 +79,40 @@ def check(
         chosen.keys([quota], limit.scope, limit.value, app_now)[0]
         for quota, limit in zip(quotas.items, distinct, strict=True)
     ]
-    declaration = Declaration(
-        DECORATOR if not first.aligned else THROTTLE,
-        "check()",
-        None,
-        None,
-        algorithm=chosen.name,
-        count_denied=count_denied,
-        burst=first.burst,
-        cache=cache,
-    )
-    plan = Plan(declaration, first.group, first.group, current)
+    plan = _runner(current, chosen, first.aligned, count_denied, cache)
     result = plan.run(quotas, first.value, cost, now, app_now, keys)
     return None if result is None else result.usages
+
+
+_RUNNERS: dict[tuple[Any, ...], Plan] = {}
+
+
+def _runner(
+    current: RatelimitSettings,
+    algorithm: Algorithm,
+    aligned: bool,
+    count_denied: bool,
+    cache: BaseCache | None,
+) -> Plan:
+    """A plan to run limits named directly: only its store, its charging rule
+    and the fail policy are used (the quotas and keys come with the limits).
+    Kept per settings, like every plan."""
+    shape = (current.generation, algorithm.name, aligned, count_denied, cache)
+    plan = _RUNNERS.get(shape)
+    if plan is None:
+        if len(_RUNNERS) >= 64:
+            _RUNNERS.clear()
+        declaration = Declaration(
+            THROTTLE if aligned else DECORATOR,
+            "check()",
+            None,
+            None,
+            algorithm=algorithm.name,
+            count_denied=count_denied,
+            cache=cache,
+        )
+        plan = _RUNNERS[shape] = Plan(declaration, "check()", "check()", current)
+    return plan
 
 
 def cache_keys(limits: Sequence[Limit], *, now: float | None = None) -> list[str]:
