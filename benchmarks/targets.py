@@ -115,18 +115,23 @@ def memcached_goals(results: Sequence[Measured]) -> list[Goal]:
     ]
 
 
-def e2e_goal(alias: str, ratio: float) -> Goal:
+def e2e_goal(alias: str, ratio: float, floor: float) -> Goal:
+    """The floor is the same view plus one bare increment: no check of a shared
+    counter can keep more of the throughput than that."""
     return Goal(
         f"{LABELS[alias]}: end to end, AnonRateThrottle ≥ {E2E_BOUND} of unthrottled requests/s",
-        f"{ratio:.2f}",
+        f"{ratio:.2f} (one bare incr per request: {floor:.2f})",
         ratio >= E2E_BOUND,
     )
 
 
-def goals(tables: dict[str, list[Measured]], e2e_ratios: dict[str, float] | None) -> list[Goal]:
+E2eRatios = dict[str, tuple[float, float]]
+
+
+def goals(tables: dict[str, list[Measured]], e2e_ratios: E2eRatios | None) -> list[Goal]:
     listed = [goal for alias in REDIS_BACKENDS for goal in redis_goals(alias, tables[alias])]
     listed += [locmem_goal(tables[LOCMEM]), *memcached_goals(tables[MEMCACHED])]
-    listed += [e2e_goal(alias, ratio) for alias, ratio in (e2e_ratios or {}).items()]
+    listed += [e2e_goal(alias, *ratios) for alias, ratios in (e2e_ratios or {}).items()]
     return listed
 
 
@@ -136,7 +141,7 @@ def checks_before_counting(settings: Settings) -> int:
 
 
 def section(
-    tables: dict[str, list[Measured]], e2e_ratios: dict[str, float] | None, settings: Settings
+    tables: dict[str, list[Measured]], e2e_ratios: E2eRatios | None, settings: Settings
 ) -> str:
     listed = goals(tables, e2e_ratios)
     rows = [[g.target, g.measured, "yes" if g.met else "no"] for g in listed]

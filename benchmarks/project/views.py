@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from rest_framework import throttling as drf_throttling
 from rest_framework.request import Request
@@ -20,6 +22,27 @@ class Unthrottled(APIView):
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
+
+
+class BareIncr(Unthrottled):
+    """The floor: the unthrottled view plus one bare increment through the
+    cache's own client (no throttle can cost less than one round trip)."""
+
+    def get(self, request: Request) -> Response:
+        bare_increment()
+        return super().get(request)
+
+
+def bare_increment() -> None:
+    from django.core.cache import cache
+
+    backend: Any = cache._connections[cache._alias]  # type: ignore[attr-defined]
+    client = backend._cache
+    if hasattr(client, "get_client"):  # Django's RedisCache
+        client.get_client(write=True).incr("bench:e2e:floor")
+    else:  # pymemcache's HashClient
+        if client.incr("bench_e2e_floor", 1) is None:
+            client.set("bench_e2e_floor", 0)
 
 
 class Throttled(Unthrottled):
