@@ -1,8 +1,10 @@
 """Per-check cost, side by side, and how it grows with the limit and the number of clients.
 
-Every row of a table runs on the same backend, in the same process, one after
-another: warm-up, then ``iterations`` checks timed one by one, then a shorter
-pass counted at the server (round trips), then the bytes its keys hold.
+Every row of a table runs on the same backend, in the same process. Each row
+is first accounted alone (a pass counted at the server for its round trips,
+then the bytes its keys hold); then all rows are timed together, taking turns
+check by check (warm-up, then ``iterations`` timed checks each), so that a
+change in the machine's speed lands on every row alike.
 """
 
 from __future__ import annotations
@@ -105,14 +107,18 @@ def benches(running: Servers) -> dict[str, Bench]:
     }
 
 
-def timed(check: Callable[[], object], n: int) -> list[int]:
-    """Nanoseconds of each of ``n`` checks."""
+def taking_turns(checks: list[Callable[[], object]], n: int) -> list[list[int]]:
+    """Nanoseconds of ``n`` checks of each row, the rows taking turns check by
+    check: a shared machine changes speed (here the round trip itself went
+    from about 20 to about 100 µs and back within a run), and this way every
+    change lands on all rows alike, so their ratios hold."""
     clock = time.perf_counter_ns
-    samples = [0] * n
+    samples: list[list[int]] = [[0] * n for _ in checks]
     for i in range(n):
-        start = clock()
-        check()
-        samples[i] = clock() - start
+        for row, check in enumerate(checks):
+            start = clock()
+            check()
+            samples[row][i] = clock() - start
     return samples
 
 
@@ -124,34 +130,65 @@ def repeat(check: Callable[[], object], n: int) -> Callable[[], None]:
     return run
 
 
-def measure(
+@dataclass(frozen=True)
+class Accounted:
+    """What one row makes the server do and keep, measured on its own."""
+
+    round_trips: float
+    bytes_per_client: float | None
+
+
+def account(
     bench: Bench, row: Row, scenario: Scenario, settings: Settings, sent: int = 0
-) -> Measured:
-    """Time one row. With ``sent``, every client starts the timed checks having sent that many."""
+) -> Accounted:
+    """Round trips per check and bytes per client of one row, alone on the
+    server. With ``sent``, every client starts having sent that many."""
     bench.observer.reset()
     before = bench.observer.stored_bytes()
     row.check()  # connects, loads scripts, creates the keys
     if sent > 1:
         (row.prefill or bench.observer.set_counters)(sent)
     repeat(row.check, settings.warmup)()
-    gc.collect()
-    samples = timed(row.check, settings.iterations)
     trips = bench.observer.round_trips(repeat(row.check, settings.counted))
-    made = 1 + settings.warmup + settings.iterations + settings.counted
+    made = 1 + settings.warmup + settings.counted
     stored = bench.observer.stored_bytes() - before
     per_client = None if row.kind == FLOOR else stored / min(scenario.clients, made)
-    return Measured(row, samples, trips / settings.counted, per_client)
+    return Accounted(trips / settings.counted, per_client)
+
+
+def timings(bench: Bench, rows: list[Row], settings: Settings, sent: int = 0) -> list[list[int]]:
+    """The timed checks of every row, taking turns, from the same starting state."""
+    bench.observer.reset()
+    for row in rows:
+        row.check()
+    if sent > 1:
+        bench.observer.set_counters(sent)
+        for row in rows:
+            if row.prefill is not None:
+                row.prefill(sent)
+    for _ in range(settings.warmup):
+        for row in rows:
+            row.check()
+    gc.collect()
+    return taking_turns([row.check for row in rows], settings.iterations)
 
 
 def table(bench: Bench, scenario: Scenario, settings: Settings, sent: int = 0) -> list[Measured]:
-    """Each row measured ``settings.repeats`` times (fresh clients each time, rows
-    taking turns); the run with the lowest median is kept, as timeit does, so a
-    burst of work elsewhere on a shared machine does not land on one row only."""
+    """Each row accounted alone, then timed with every other row taking turns;
+    ``settings.repeats`` times with fresh clients, keeping each row's run with
+    the lowest median (as timeit does)."""
     runs: list[list[Measured]] = []
     with bench.active():
         for _ in range(settings.repeats):
             rows = all_rows(bench.target, scenario)
-            runs.append([measure(bench, row, scenario, settings, sent) for row in rows])
+            accounted = [account(bench, row, scenario, settings, sent) for row in rows]
+            samples = timings(bench, rows, settings, sent)
+            runs.append(
+                [
+                    Measured(row, timed, counted.round_trips, counted.bytes_per_client)
+                    for row, timed, counted in zip(rows, samples, accounted, strict=True)
+                ]
+            )
     return [min(candidates, key=lambda m: m.median_us) for candidates in zip(*runs, strict=True)]
 
 

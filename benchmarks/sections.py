@@ -68,7 +68,8 @@ def per_check_section(tables: Tables, settings: Settings) -> str:
         "",
         f"{MAIN_SCENARIO.clients} clients take turns at {MAIN_SCENARIO.rate}; every timed "
         f"check is allowed (the two-rate rows also count against {MAIN_SCENARIO.daily_rate}). "
-        f"{settings.iterations} timed checks per row.",
+        f"{settings.iterations} timed checks per row, the rows of a table taking turns check "
+        "by check.",
     ]
     for alias, results in tables.items():
         parts += ["", f"### {LABELS[alias]}", "", report.per_check_table(results)]

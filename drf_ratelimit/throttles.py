@@ -177,13 +177,16 @@ class BaseRatelimitThrottle(BaseThrottle):
         """The plan for this throttle's attributes as they are now (``shape``):
         compiled once per distinct shape and settings, so a throttle changed at
         run time (on the class or the instance, as tests do) is recompiled."""
-        current = conf.snapshot()
+        if current is None:
+            current = conf.snapshot()
         plans = self._drf_ratelimit_plans
         try:
             plan = plans.get(shape)
-        except TypeError:  # an unhashable attribute (a list of methods): compile each time
+        except TypeError:  # an unhashable attribute (a set of methods): compiled each time
             return compile(current)
         if plan is None or plan.generation != current.generation:
+            if len(plans) >= _PLANS_KEPT:  # attributes set per request: keep memory bounded
+                plans.clear()
             plan = plans[shape] = compile(current)
         return plan
 
@@ -219,6 +222,9 @@ class BaseRatelimitThrottle(BaseThrottle):
         return [Policy(name, usage, denied) for name, usage in zip(names, usages, strict=True)]
 
 
+#: Plans one throttle class keeps (a class whose attributes vary per request
+#: could otherwise make one for every request).
+_PLANS_KEPT = 256
 #: The attributes that shape a throttle's plan, besides its rate (and its view).
 _OPTIONS = attrgetter("algorithm", "count_denied", "burst", "cache")
 

@@ -7,10 +7,10 @@ are charged, the method filter, the key function, the rates compiled into
 the first time a declaration runs and again when the settings snapshot
 changes (:func:`plan_for`). Per request only this is left:
 
-1. the method filter and the key value (``value()``), the rates if they are
-   a callable (``quotas()``);
+1. the method filter, the rates if they are a callable, and the key value
+   (:meth:`Plan.resolve`);
 2. one store call (:meth:`Plan.run`): one script on Redis, one lock in local
-   memory, counters on memcached;
+   memory, counters on memcached, with the store this thread found first;
 3. the :class:`Result`, whose ``Usage`` objects are computed only if someone
    reads them (a header, ``wait()``, ``get_usage``).
 
@@ -190,7 +190,7 @@ class Plan:
         algorithm = quotas.algorithm
         if keys is None:
             keys = algorithm.keys(quotas.items, self.scope, value, app_now)
-        try:
+        try:  # self.store(), without a call in the steady state
             store = self._here.store
         except AttributeError:
             store = self.store()
