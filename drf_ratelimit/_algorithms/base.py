@@ -132,6 +132,29 @@ class Outcome(NamedTuple):
     raw: bool = False
 
 
+class Charge(NamedTuple):
+    """What one check asks of a store: the key of each quota, the cost (0 only
+    reads), whether a denied request is charged too, and the time to decide
+    at in microseconds (None: the store's own clock, if it has one)."""
+
+    keys: Sequence[str]
+    cost: int
+    count_denied: bool
+    now_us: int | None
+
+
+class Decision(NamedTuple):
+    """What a quota's usage is read from, besides the state the request found:
+    its cost, whether it was charged, when it was decided (microseconds, the
+    deciding clock), the app's clock (seconds) and the client's key value."""
+
+    cost: int
+    counted: bool
+    now_us: int
+    now: float
+    value: str
+
+
 class Step(NamedTuple):
     """One quota's share of a decision, from the state stored under its key."""
 
@@ -143,10 +166,17 @@ class Step(NamedTuple):
 
 
 class Script:
-    """A Lua script that ships beside its algorithm's module, loaded once."""
+    """A Lua script that ships beside its algorithm's module, loaded once.
 
-    def __init__(self, package: str, name: str, **constants: int) -> None:
-        source = resources.files(package).joinpath(name).read_text("utf-8")
+    ``clock``: the script decides with timestamps, so ``clock.lua`` (which
+    sets ``now``) comes first.
+    """
+
+    def __init__(self, package: str, name: str, *, clock: bool = False, **constants: int) -> None:
+        files = resources.files(package)
+        source = files.joinpath(name).read_text("utf-8")
+        if clock:
+            source = files.joinpath("clock.lua").read_text("utf-8") + source
         for constant, value in constants.items():
             source = source.replace(constant, str(value))
         self.name = name
@@ -184,16 +214,7 @@ class Algorithm(Protocol):
     def step(self, quota: Quota, stored: Any, cost: int, now_us: int) -> Step:
         """Decide one quota from its stored state (None when there is none)."""
 
-    def usage(
-        self,
-        quota: Quota,
-        found: Any,
-        cost: int,
-        counted: bool,
-        now_us: int,
-        now: float,
-        value: str,
-    ) -> Usage:
+    def usage(self, quota: Quota, found: Any, decision: Decision) -> Usage:
         """What one quota reports after a decision. A denied quota shows the
         count it would have reached; ``retry_after`` is for the next request of
         the same cost (at least 1, so a peek says when a counted one passes)."""
@@ -217,15 +238,8 @@ class Counters(Protocol):
 class CountingAlgorithm(Algorithm, Protocol):
     """An algorithm that can run on atomic counters alone."""
 
-    def count(
-        self,
-        counters: Counters,
-        quotas: Sequence[Quota],
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int,
-    ) -> Outcome: ...
+    def count(self, counters: Counters, quotas: Sequence[Quota], charge: Charge) -> Outcome:
+        """Decide and charge on counters (``charge.now_us`` is the app's time)."""
 
 
 class SwappingAlgorithm(Algorithm, Protocol):

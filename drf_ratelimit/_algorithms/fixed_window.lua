@@ -7,22 +7,24 @@
 -- the steady state is one command per key; a new key gets its expiry here,
 -- in the same atomic step, so no counter is ever left without one.
 local cost = tonumber(ARGV[2])
-local found, allowed = {}, 1
+local reply = {1, 1, 0}
 if cost == 0 then
+  reply[2] = 0
   for i, key in ipairs(KEYS) do
-    found[i] = tonumber(redis.call('GET', key) or '0')
-    if found[i] > tonumber(ARGV[2 + 2 * i]) then allowed = 0 end
+    local found = tonumber(redis.call('GET', key) or '0')
+    reply[3 + i] = found
+    if found > tonumber(ARGV[2 + 2 * i]) then reply[1] = 0 end
   end
-  return {allowed, 0, 0, unpack(found)}
+  return reply
 end
 for i, key in ipairs(KEYS) do
   local count = redis.call('INCRBY', key, cost)
   if count == cost then redis.call('EXPIRE', key, ARGV[3 + 2 * i]) end
-  found[i] = count - cost
-  if count > tonumber(ARGV[2 + 2 * i]) then allowed = 0 end
+  reply[3 + i] = count - cost
+  if count > tonumber(ARGV[2 + 2 * i]) then reply[1] = 0 end
 end
-if allowed == 0 and ARGV[3] ~= '1' then
+if reply[1] == 0 and ARGV[3] ~= '1' then
   for _, key in ipairs(KEYS) do redis.call('DECRBY', key, cost) end
-  return {0, 0, 0, unpack(found)}
+  reply[2] = 0
 end
-return {allowed, 1, 0, unpack(found)}
+return reply

@@ -26,7 +26,9 @@ from typing import Any
 
 from drf_ratelimit._algorithms.base import (
     GRACE_SECONDS,
+    Charge,
     Counters,
+    Decision,
     KeyScope,
     Outcome,
     Quota,
@@ -131,43 +133,28 @@ class FixedWindow:
         count = stored or 0
         return Step(count, count + cost <= quota.limit, count + cost, quota.timeout * 1000)
 
-    def count(
-        self,
-        counters: Counters,
-        quotas: Sequence[Quota],
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int,
-    ) -> Outcome:
+    def count(self, counters: Counters, quotas: Sequence[Quota], charge: Charge) -> Outcome:
         """Add first and decide on the value the increment answered: two
         concurrent requests never see the same count. A denied request gives
         its cost back, so a concurrent one may briefly see a count one too
         high: errors lean towards limiting."""
+        keys, cost = charge.keys, charge.cost
         counts = counters.add(keys, cost, [q.timeout for q in quotas])
         found = [count - cost for count in counts]
         allowed = all(count <= q.limit for count, q in zip(counts, quotas, strict=True))
-        counted = cost > 0 and (allowed or count_denied)
+        counted = cost > 0 and (allowed or charge.count_denied)
         if cost and not counted:
             counters.give_back(keys, cost)
-        return Outcome(allowed, counted, now_us, found)
+        return Outcome(allowed, counted, charge.now_us or 0, found)
 
-    def usage(
-        self,
-        quota: Quota,
-        found: Any,
-        cost: int,
-        counted: bool,
-        now_us: int,
-        now: float,
-        value: str,
-    ) -> Usage:
+    def usage(self, quota: Quota, found: Any, decision: Decision) -> Usage:
+        cost = decision.cost
         denied = found + cost > quota.limit
-        stored = found + cost if counted else found
+        stored = found + cost if decision.counted else found
         full = stored + max(cost, 1) > quota.limit
-        time_left, reset_after = self._window(quota.period, now, value)
+        time_left, reset_after = self._window(quota.period, decision.now, decision.value)
         return Usage(
-            count=found + cost if counted or denied else found,
+            count=found + cost if decision.counted or denied else found,
             limit=quota.limit,
             should_limit=denied,
             time_left=time_left,

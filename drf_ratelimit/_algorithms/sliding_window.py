@@ -31,7 +31,9 @@ from typing import Any, NamedTuple
 from drf_ratelimit._algorithms.base import (
     GRACE_SECONDS,
     US,
+    Charge,
     Counters,
+    Decision,
     KeyScope,
     Outcome,
     Quota,
@@ -45,7 +47,7 @@ from drf_ratelimit.usage import Usage
 
 NAME = "sliding-window"
 GRACE_MS = GRACE_SECONDS * 1000
-SCRIPT = Script(__package__, "sliding_window.lua", GRACE_MS=GRACE_MS)
+SCRIPT = Script(__package__, "sliding_window.lua", clock=True, GRACE_MS=GRACE_MS)
 #: A window is treated as closed this long after it ended: requests that were
 #: in flight at its edge have landed by then.
 CLOSED_AFTER_US = US
@@ -206,18 +208,11 @@ class SlidingWindow:
             key_timeout_ms(now_us, period_us, GRACE_MS),
         )
 
-    def count(
-        self,
-        counters: Counters,
-        quotas: Sequence[Quota],
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int,
-    ) -> Outcome:
+    def count(self, counters: Counters, quotas: Sequence[Quota], charge: Charge) -> Outcome:
         """Add the cost to this window's counter, read the previous one, and give
         the cost back when denied (errors lean towards limiting, as in the
         fixed window)."""
+        keys, cost, now_us = charge.keys, charge.cost, charge.now_us or 0
         current: list[str] = []
         timeouts: list[int] = []
         previous: list[int] = []
@@ -233,22 +228,14 @@ class SlidingWindow:
             allows(seen, cost, quota.limit, elapsed(now_us, quota.period_us), quota.period_us)
             for seen, quota in zip(found, quotas, strict=True)
         )
-        counted = cost > 0 and (allowed or count_denied)
+        counted = cost > 0 and (allowed or charge.count_denied)
         if cost and not counted:
             counters.give_back(current, cost)
         return Outcome(allowed, counted, now_us, found)
 
-    def usage(
-        self,
-        quota: Quota,
-        found: Any,
-        cost: int,
-        counted: bool,
-        now_us: int,
-        now: float,
-        value: str,
-    ) -> Usage:
-        period_us, elapsed_us = quota.period_us, elapsed(now_us, quota.period_us)
+    def usage(self, quota: Quota, found: Any, decision: Decision) -> Usage:
+        cost, counted = decision.cost, decision.counted
+        period_us, elapsed_us = quota.period_us, elapsed(decision.now_us, quota.period_us)
         charged = SlidingCounts(found.previous, found.current + cost)
         denied = not allows(found, cost, quota.limit, elapsed_us, period_us)
         stored = charged if counted else found

@@ -24,6 +24,7 @@ from typing import Any
 from drf_ratelimit._algorithms.base import (
     GRACE_SECONDS,
     US,
+    Decision,
     Quota,
     Script,
     Step,
@@ -35,7 +36,7 @@ from drf_ratelimit.usage import Usage
 
 NAME = "token-bucket"
 GRACE_MS = GRACE_SECONDS * 1000
-SCRIPT = Script(__package__, "token_bucket.lua", GRACE_MS=GRACE_MS)
+SCRIPT = Script(__package__, "token_bucket.lua", clock=True, GRACE_MS=GRACE_MS)
 
 
 def interval_us(limit: int, period: int) -> int:
@@ -107,16 +108,8 @@ class TokenBucket:
         tat = stored - cost * quota.interval_us
         return tat, key_timeout_ms(tat, now_us, GRACE_MS)
 
-    def usage(
-        self,
-        quota: Quota,
-        found: Any,
-        cost: int,
-        counted: bool,
-        now_us: int,
-        now: float,
-        value: str,
-    ) -> Usage:
+    def usage(self, quota: Quota, found: Any, decision: Decision) -> Usage:
+        cost, counted, now_us = decision.cost, decision.counted, decision.now_us
         interval = quota.interval_us
         denied = not allows(found, now_us, cost, interval, quota.limit)
         stored = arrival(found, now_us, cost if counted else 0, interval)

@@ -32,7 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from drf_ratelimit import clock, conf, signals
 from drf_ratelimit._algorithms import algorithm_named
-from drf_ratelimit._algorithms.base import US, Algorithm, KeyScope, Outcome
+from drf_ratelimit._algorithms.base import US, Algorithm, Charge, Decision, KeyScope, Outcome
 from drf_ratelimit._engine.declarations import DECORATOR, Declaration
 from drf_ratelimit._request.keys import KeyFunc, compile_key, normalise_value
 from drf_ratelimit._spec.methods import method_key_part, method_set, normalise_method
@@ -199,7 +199,7 @@ class Plan:
         else:
             now_us = round(app_now * US)
         try:
-            outcome = store.run(quotas, keys, cost, self.count_denied, now_us)
+            outcome = store.run(quotas, Charge(keys, cost, self.count_denied, now_us))
         except CounterUnavailable as exc:
             return fail(exc, quotas, self.fail_open)
         return Result(outcome, quotas, cost, app_now, value)
@@ -253,9 +253,9 @@ class Result:
             return [FAIL_CLOSED] * quotas.declared
         algorithm = quotas.algorithm
         found = algorithm.found(outcome.found) if outcome.raw else outcome.found
-        usage = algorithm.usage
+        decision = Decision(self.cost, outcome.counted, outcome.now_us, self.now, self.value)
         computed = [
-            usage(quota, state, self.cost, outcome.counted, outcome.now_us, self.now, self.value)
+            algorithm.usage(quota, state, decision)
             for quota, state in zip(quotas.items, found, strict=True)
         ]
         if quotas.order is None:

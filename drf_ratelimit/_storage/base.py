@@ -22,7 +22,7 @@ from typing import Protocol
 
 from django.core.cache.backends.base import BaseCache, default_key_func
 
-from drf_ratelimit._algorithms.base import Algorithm, Outcome, Quota
+from drf_ratelimit._algorithms.base import Algorithm, Charge, Outcome, Quota
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.exceptions import CounterUnavailable
 
@@ -78,17 +78,9 @@ class Store(Protocol):
     def accepts(self, algorithm: Algorithm) -> bool:
         """Whether this store can run ``algorithm`` atomically."""
 
-    def run(
-        self,
-        quotas: Quotas,
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int | None,
-    ) -> Outcome:
-        """Decide, and charge ``cost`` to every quota if all admit it (or always,
-        with ``count_denied``); 0 only reads. ``now_us`` None lets a store with a
-        clock of its own use it."""
+    def run(self, quotas: Quotas, charge: Charge) -> Outcome:
+        """Decide, and charge the cost to every quota if all admit it (or always,
+        when denied requests are charged); a cost of 0 only reads."""
 
 
 def unavailable(backend: str, exc: BaseException) -> CounterUnavailable:

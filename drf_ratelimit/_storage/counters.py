@@ -14,12 +14,19 @@ faster counters are in :mod:`.memcached`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 
 from django.core.cache.backends.base import BaseCache
 
-from drf_ratelimit._algorithms.base import Algorithm, Counters, Outcome, counting, swapping
+from drf_ratelimit._algorithms.base import (
+    Algorithm,
+    Charge,
+    Counters,
+    Outcome,
+    counting,
+    swapping,
+)
 from drf_ratelimit._storage.base import Quotas, as_count, unavailable
 from drf_ratelimit._storage.swap import Swapper, run_by_swapping
 
@@ -45,6 +52,16 @@ class ClosedWindows:
         if len(self.values) > self.size:
             self.values.popitem(last=False)
 
+    def read(self, key: str, closed: bool, read: Callable[[str], int]) -> int:
+        """``read(key)``, remembered once ``closed`` (a window that has ended)."""
+        remembered = self.get(key) if closed else None
+        if remembered is not None:
+            return remembered
+        value = read(key)
+        if closed:
+            self.put(key, value)
+        return value
+
 
 class CounterStore:
     """Counting algorithms on counters; swapping ones when the cache can compare-and-swap."""
@@ -61,20 +78,13 @@ class CounterStore:
             return True
         return self.swapper is not None and swapping(algorithm) is not None
 
-    def run(
-        self,
-        quotas: Quotas,
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int | None,
-    ) -> Outcome:
-        assert now_us is not None, "a store without a clock needs the app's time"
+    def run(self, quotas: Quotas, charge: Charge) -> Outcome:
+        assert charge.now_us is not None, "a store without a clock needs the app's time"
         algorithm = counting(quotas.algorithm)
         if algorithm is not None:
-            return algorithm.count(self.counters, quotas.items, keys, cost, count_denied, now_us)
+            return algorithm.count(self.counters, quotas.items, charge)
         assert self.swapper is not None
-        return run_by_swapping(self.swapper, quotas, keys, cost, count_denied, now_us)
+        return run_by_swapping(self.swapper, quotas, charge)
 
 
 class DjangoCounters:
@@ -136,10 +146,7 @@ class DjangoCounters:
             raise unavailable(self.name, exc) from exc
 
     def read_closed(self, key: str, closed: bool) -> int:
-        remembered = self.closed.get(key) if closed else None
-        if remembered is not None:
-            return remembered
-        value = self.add([key], 0, [0])[0]
-        if closed:
-            self.closed.put(key, value)
-        return value
+        return self.closed.read(key, closed, self._read_one)
+
+    def _read_one(self, key: str) -> int:
+        return self.add([key], 0, [0])[0]

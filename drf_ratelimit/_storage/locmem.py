@@ -19,13 +19,12 @@ from __future__ import annotations
 import pickle
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from drf_ratelimit._algorithms.base import Algorithm, Outcome, Step, ceil_div
+from drf_ratelimit._algorithms.base import Algorithm, Charge, Outcome, Step, ceil_div
 from drf_ratelimit._storage.base import Quotas, key_maker, unavailable
 
 NAME = "locmem"
@@ -44,14 +43,8 @@ class LockedStore:
     def accepts(self, algorithm: Algorithm) -> bool:
         return True
 
-    def run(
-        self,
-        quotas: Quotas,
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int | None,
-    ) -> Outcome:
+    def run(self, quotas: Quotas, charge: Charge) -> Outcome:
+        keys, cost, now_us = charge.keys, charge.cost, charge.now_us
         assert now_us is not None, "local memory has no clock of its own"
         step, make_key = quotas.algorithm.step, self.make_key
         cache: Any = self.cache
@@ -74,7 +67,7 @@ class LockedStore:
                 this = step(quota, stored, cost, now_us)
                 allowed = allowed and this.allowed
                 decided.append((full_key, this))
-            counted = cost > 0 and (allowed or count_denied)
+            counted = cost > 0 and (allowed or charge.count_denied)
             if counted:
                 for full_key, this in decided:
                     pickled = pickle.dumps(this.charged, cache.pickle_protocol)

@@ -87,13 +87,10 @@ class PyMemcacheCounters:
             raise unavailable(NAME, exc) from exc
 
     def read_closed(self, key: str, closed: bool) -> int:
-        remembered = self.closed.get(key) if closed else None
-        if remembered is not None:
-            return remembered
-        value = self.add([key], 0, [0])[0]
-        if closed:
-            self.closed.put(key, value)
-        return value
+        return self.closed.read(key, closed, self._read_one)
+
+    def _read_one(self, key: str) -> int:
+        return self.add([key], 0, [0])[0]
 
 
 class MemcachedSwapper:

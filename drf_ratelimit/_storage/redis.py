@@ -18,13 +18,13 @@ and answers ``{allowed, counted, now, state...}``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from drf_ratelimit._algorithms.base import Algorithm, Outcome
+from drf_ratelimit._algorithms.base import Algorithm, Charge, Outcome
 from drf_ratelimit._storage.base import Quotas, key_maker, unavailable
 
 #: What a failing Redis client raises: its own errors (a cluster's are not
@@ -45,16 +45,10 @@ class RedisStore:
     def accepts(self, algorithm: Algorithm) -> bool:
         return True
 
-    def run(
-        self,
-        quotas: Quotas,
-        keys: Sequence[str],
-        cost: int,
-        count_denied: bool,
-        now_us: int | None,
-    ) -> Outcome:
-        full = list(map(self.make_key, keys))
-        args = ("" if now_us is None else now_us, cost, 1 if count_denied else 0)
+    def run(self, quotas: Quotas, charge: Charge) -> Outcome:
+        full = list(map(self.make_key, charge.keys))
+        now_us = charge.now_us
+        args = ("" if now_us is None else now_us, charge.cost, 1 if charge.count_denied else 0)
         script = quotas.algorithm.script
         try:
             client = self.get_client()

@@ -20,6 +20,7 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from drf_ratelimit._algorithms.base import (
+    Charge,
     Outcome,
     Quota,
     Step,
@@ -50,14 +51,9 @@ class Swapper(Protocol):
         """Store ``value`` if the key is unchanged since ``gets`` gave ``token``."""
 
 
-def run_by_swapping(
-    swapper: Swapper,
-    quotas: Quotas,
-    keys: Sequence[str],
-    cost: int,
-    count_denied: bool,
-    now_us: int,
-) -> Outcome:
+def run_by_swapping(swapper: Swapper, quotas: Quotas, charge: Charge) -> Outcome:
+    keys, cost, count_denied, now_us = charge.keys, charge.cost, charge.count_denied, charge.now_us
+    assert now_us is not None, "compare-and-swap decides on the app's time"
     algorithm = swapping(quotas.algorithm)
     assert algorithm is not None, "the store accepted an algorithm it cannot swap"
     found: list[Any] = []

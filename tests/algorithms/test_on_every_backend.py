@@ -49,7 +49,7 @@ from drf_ratelimit import conf
 from drf_ratelimit._algorithms import NAMES, algorithm_named
 from drf_ratelimit._algorithms import sliding_window as sliding
 from drf_ratelimit._algorithms import token_bucket as gcra
-from drf_ratelimit._algorithms.base import US, KeyScope
+from drf_ratelimit._algorithms.base import US, Charge, KeyScope
 from drf_ratelimit._engine import DECLARED, Limit, check
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit._storage import Quotas
@@ -1043,7 +1043,7 @@ def test_redis_cluster_runs_a_two_rate_check_in_one_slot(
         for client, now_us in (("10.6.6.6", int(T0 * US)), ("10.7.7.7", None)):
             quotas, keys = two_rate_keys(algorithm, client)
             assert len({cluster.keyslot(key) for key in keys}) == 1  # type: ignore[no-untyped-call]
-            outcomes = [store.run(quotas, keys, 1, False, now_us) for _ in range(4)]
+            outcomes = [store.run(quotas, Charge(keys, 1, False, now_us)) for _ in range(4)]
             assert [o.counted for o in outcomes] == [True, True, True, False]
             if algorithm != TOKEN_BUCKET:  # counts before each request, per rate
                 found = [quotas.algorithm.found(o.found) if o.raw else o.found for o in outcomes]
@@ -1062,15 +1062,15 @@ def test_redis_cluster_refuses_keys_without_a_shared_tag(redis_cluster_port: int
     cluster client and on the server itself, so the test above could fail."""
     untagged = ["rl:burst:10.6.6.6", "rl:daily:10.6.6.6"]
     quotas = Quotas.compile(algorithm_named(SLIDING_WINDOW, aligned_windows=True), TWO_RATES, None)
-    now_us = int(T0 * US)
+    charge = Charge(untagged, 1, False, int(T0 * US))
     cluster = RedisCluster(host="127.0.0.1", port=redis_cluster_port)
     plain = redis.Redis(port=redis_cluster_port, socket_timeout=5)
     try:
         assert len({cluster.keyslot(key) for key in untagged}) == 2  # type: ignore[no-untyped-call]
         with pytest.raises(CounterUnavailable, match="same key slot"):
-            RedisStore(lambda: cluster, lambda key: key).run(quotas, untagged, 1, False, now_us)
+            RedisStore(lambda: cluster, lambda key: key).run(quotas, charge)
         with pytest.raises(CounterUnavailable, match=r"CrossSlot|hash to the same slot"):
-            RedisStore(lambda: plain, lambda key: key).run(quotas, untagged, 1, False, now_us)
+            RedisStore(lambda: plain, lambda key: key).run(quotas, charge)
     finally:
         cluster.close()
         plain.close()

@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import caches
 
 from drf_ratelimit._algorithms import ALIGNED_FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET
-from drf_ratelimit._algorithms.base import Counters
+from drf_ratelimit._algorithms.base import Charge, Counters
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit._storage import Quotas, store_for
 from drf_ratelimit._storage.counters import CounterStore, DjangoCounters
@@ -90,7 +90,7 @@ def test_fixed_window_keys_are_readable_through_the_django_cache(backend: Backen
     """Every store keeps the fixed window as a plain integer under the Django key,
     which is what lets django-ratelimit's counters carry over."""
     quotas = Quotas.compile(ALIGNED_FIXED_WINDOW, [Rate(10, 60)], None)
-    store_for(backend.cache).run(quotas, ["k"], 5, False, 0)
+    store_for(backend.cache).run(quotas, Charge(["k"], 5, False, 0))
     assert backend.cache.get("k") == 5
 
 
@@ -100,7 +100,7 @@ def test_redis_key_gets_its_expiry_in_the_same_call(
 ) -> None:
     backend = install_backend(request, settings, name)
     quotas = Quotas.compile(ALIGNED_FIXED_WINDOW, [Rate(10, 60)], None)
-    store_for(backend.cache).run(quotas, ["k"], 1, False, 0)
+    store_for(backend.cache).run(quotas, Charge(["k"], 1, False, 0))
     ttl = backend.cache.ttl("k") if name == "django_redis" else None
     if ttl is None:
         import redis
