@@ -38,10 +38,6 @@ def use_clock(source: Callable[[], float]) -> Iterator[None]:
         _test_clock = previous
 
 
-def to_microseconds(seconds: float) -> int:
-    return round(seconds * 1_000_000)
-
-
 class FakeClock:
     """A clock that moves only when told to."""
 

@@ -303,70 +303,19 @@ def problem(field: str) -> str | None:
 FIELDS = (*_FIELDS, "exception_class")
 
 
-# --- accessors ----------------------------------------------------------------------------
-
-
-def enabled() -> bool:
-    return snapshot().enabled
-
-
-def fail_open() -> bool:
-    return snapshot().fail_open
+# --- accessors ---------------------------------------------------------------------------
+#
+# Everything else is read from ``snapshot()``; these are what callers outside
+# a check need by name.
 
 
 def cache_alias() -> str:
     return snapshot().cache_alias
 
 
-def cache_prefix() -> str:
-    return snapshot().cache_prefix
-
-
-def hash_function() -> HashFunction:
-    return snapshot().hasher
-
-
 def headers_enabled() -> bool:
     """``RATELIMIT_HEADERS``: send RateLimit-Policy and RateLimit from the throttles."""
     return snapshot().headers
-
-
-def ip_masks() -> tuple[int, int]:
-    """(IPv4 prefix length, IPv6 prefix length), validated."""
-    current = snapshot()
-    return current.ipv4_mask, current.ipv6_mask
-
-
-def trusted_proxies() -> tuple[Network, ...]:
-    return snapshot().trusted_proxies
-
-
-def proxy_count() -> int | None:
-    return snapshot().proxy_count
-
-
-def algorithm(fallback: str) -> str:
-    """``RATELIMIT_ALGORITHM``, or ``fallback`` (the caller's own default) when unset.
-
-    Unset, the decorator counts in django-ratelimit's fixed window and the
-    throttles in a sliding window (see docs/algorithms.md).
-    """
-    return snapshot().resolve_default_algorithm(fallback)
-
-
-def count_denied(fallback: bool) -> bool:
-    """``RATELIMIT_COUNT_DENIED``: charge denied requests too; ``fallback`` when unset.
-
-    Unset, only django-ratelimit's own fixed window (the decorator and
-    ``is_ratelimited``) charges them, as django-ratelimit does; the throttles
-    and the other algorithms never do, so retrying never extends a lockout.
-    """
-    return snapshot().resolve_count_denied(fallback)
-
-
-def throttle_rates() -> dict[str, Any]:
-    """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` as it is now (a copy)."""
-    return dict(snapshot().throttle_rates)
 
 
 def throttle_rate_setting(scope: object) -> str:

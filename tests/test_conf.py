@@ -15,21 +15,21 @@ from drf_ratelimit import conf
 def test_defaults_apply_when_a_setting_is_absent(settings: Any) -> None:
     del settings.RATELIMIT_USE_CACHE
     assert conf.cache_alias() == "default"
-    assert conf.cache_prefix() == "rl:"
-    assert conf.hash_function() is hashlib.sha256
-    assert conf.fail_open() is False
-    assert conf.enabled() is True
-    assert conf.ip_masks() == (32, 64)
-    assert conf.trusted_proxies() == ()
-    assert conf.proxy_count() is None
+    assert conf.snapshot().cache_prefix == "rl:"
+    assert conf.snapshot().hasher is hashlib.sha256
+    assert conf.snapshot().fail_open is False
+    assert conf.snapshot().enabled is True
+    assert (conf.snapshot().ipv4_mask, conf.snapshot().ipv6_mask) == (32, 64)
+    assert conf.snapshot().trusted_proxies == ()
+    assert conf.snapshot().proxy_count is None
 
 
 def test_settings_are_read_at_call_time() -> None:
-    assert conf.cache_prefix() == "rl:"
+    assert conf.snapshot().cache_prefix == "rl:"
     with override_settings(RATELIMIT_CACHE_PREFIX="other:", RATELIMIT_FAIL_OPEN=True):
-        assert conf.cache_prefix() == "other:"
-        assert conf.fail_open() is True
-    assert conf.cache_prefix() == "rl:"
+        assert conf.snapshot().cache_prefix == "other:"
+        assert conf.snapshot().fail_open is True
+    assert conf.snapshot().cache_prefix == "rl:"
 
 
 def test_dotted_paths_are_imported(settings: Any) -> None:
@@ -37,34 +37,35 @@ def test_dotted_paths_are_imported(settings: Any) -> None:
     settings.RATELIMIT_EXCEPTION_CLASS = "django.core.exceptions.PermissionDenied"
     from django.core.exceptions import PermissionDenied
 
-    assert conf.hash_function() is hashlib.md5
+    assert conf.snapshot().hasher is hashlib.md5
     assert conf.exception_class() is PermissionDenied
 
 
 @pytest.mark.parametrize(
     ("setting", "value", "read"),
     [
-        ("RATELIMIT_USE_CACHE", 3, conf.cache_alias),
-        ("RATELIMIT_CACHE_PREFIX", b"rl:", conf.cache_prefix),
-        ("RATELIMIT_HASH_ALGORITHM", 42, conf.hash_function),
-        ("RATELIMIT_HASH_ALGORITHM", "hashlib.nope", conf.hash_function),
+        ("RATELIMIT_USE_CACHE", 3, "cache_alias"),
+        ("RATELIMIT_CACHE_PREFIX", b"rl:", "cache_prefix"),
+        ("RATELIMIT_HASH_ALGORITHM", 42, "hasher"),
+        ("RATELIMIT_HASH_ALGORITHM", "hashlib.nope", "hasher"),
         ("RATELIMIT_EXCEPTION_CLASS", "json.dumps", conf.exception_class),
         ("RATELIMIT_EXCEPTION_CLASS", 7, conf.exception_class),
         ("RATELIMIT_VIEW", None, conf.ratelimit_view),
         ("RATELIMIT_VIEW", "json.__name__", conf.ratelimit_view),
-        ("RATELIMIT_IPV4_MASK", 33, conf.ip_masks),
-        ("RATELIMIT_IPV6_MASK", "64", conf.ip_masks),
-        ("RATELIMIT_TRUSTED_PROXIES", "10.0.0.0/8", conf.trusted_proxies),
-        ("RATELIMIT_TRUSTED_PROXIES", ["not-a-network"], conf.trusted_proxies),
-        ("RATELIMIT_PROXY_COUNT", -1, conf.proxy_count),
+        ("RATELIMIT_IPV4_MASK", 33, "ipv4_mask"),
+        ("RATELIMIT_IPV6_MASK", "64", "ipv6_mask"),
+        ("RATELIMIT_TRUSTED_PROXIES", "10.0.0.0/8", "trusted_proxies"),
+        ("RATELIMIT_TRUSTED_PROXIES", ["not-a-network"], "trusted_proxies"),
+        ("RATELIMIT_PROXY_COUNT", -1, "proxy_count"),
     ],
 )
 def test_a_bad_value_is_improperly_configured_naming_the_setting(
     settings: Any, setting: str, value: Any, read: Any
 ) -> None:
+    """A field of the snapshot (named) or an accessor (called) raises, naming the setting."""
     setattr(settings, setting, value)
     with pytest.raises(ImproperlyConfigured, match=setting):
-        read()
+        read() if callable(read) else getattr(conf.snapshot(), read)
 
 
 # --- DRF settings read live ------------------------------------------------------------
@@ -83,24 +84,24 @@ def test_headers_enabled(settings: Any, value: Any, expected: bool) -> None:
 
 def test_throttle_rates_default_is_drfs(settings: Any) -> None:
     assert not hasattr(settings, "REST_FRAMEWORK")
-    assert conf.throttle_rates() == {"user": None, "anon": None}
+    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
     settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
-    assert conf.throttle_rates() == {"user": None, "anon": None}
+    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
 
 
 def test_throttle_rates_are_read_at_call_time(settings: Any) -> None:
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m"}}
-    assert conf.throttle_rates() == {"anon": "5/m"}
+    assert dict(conf.snapshot().throttle_rates) == {"anon": "5/m"}
     with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"login": "1/s"}}):
-        assert conf.throttle_rates() == {"login": "1/s"}
-    assert conf.throttle_rates() == {"anon": "5/m"}
+        assert dict(conf.snapshot().throttle_rates) == {"login": "1/s"}
+    assert dict(conf.snapshot().throttle_rates) == {"anon": "5/m"}
 
 
 @pytest.mark.parametrize("rates", [["5/m"], "5/m", None, ("anon", "5/m")], ids=repr)
 def test_throttle_rates_bad_type(settings: Any, rates: Any) -> None:
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": rates}
     with pytest.raises(ImproperlyConfigured) as excinfo:
-        conf.throttle_rates()
+        dict(conf.snapshot().throttle_rates)
     message = str(excinfo.value)
     assert "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']" in message
     assert repr(rates) in message
@@ -121,9 +122,9 @@ def test_drf_setting_with_a_non_dict_rest_framework(settings: Any, value: Any) -
     with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK=.* must be a dict$"):
         conf.drf_setting("NUM_PROXIES")
     with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
-        conf.throttle_rates()
+        dict(conf.snapshot().throttle_rates)
     with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
-        conf.proxy_count()
+        conf.snapshot()
 
 
 # --- proxy_count: RATELIMIT_PROXY_COUNT, else DRF's NUM_PROXIES ------------------------
@@ -132,14 +133,14 @@ def test_drf_setting_with_a_non_dict_rest_framework(settings: Any, value: Any) -
 @pytest.mark.parametrize("num_proxies", [0, 1, 2, 5])
 def test_proxy_count_falls_back_to_num_proxies(settings: Any, num_proxies: int) -> None:
     settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
-    assert conf.proxy_count() == num_proxies
+    assert conf.snapshot().proxy_count == num_proxies
 
 
 def test_num_proxies_none_is_not_followed(settings: Any) -> None:
     """DRF's default ``None`` trusts the whole X-Forwarded-For header; the
     fallback leaves the drop-ins on REMOTE_ADDR instead."""
     settings.REST_FRAMEWORK = {"NUM_PROXIES": None}
-    assert conf.proxy_count() is None
+    assert conf.snapshot().proxy_count is None
 
 
 @pytest.mark.parametrize("num_proxies", [True, 1.0, "1"], ids=repr)
@@ -148,20 +149,20 @@ def test_num_proxies_that_is_not_an_int_names_the_drf_setting(
 ) -> None:
     settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
     with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK\['NUM_PROXIES'\]="):
-        conf.proxy_count()
+        conf.snapshot()
 
 
 @pytest.mark.parametrize(("ours", "drfs"), [(1, 2), (0, 2), (3, 0), (2, None), (1, -1)])
 def test_ratelimit_proxy_count_takes_precedence(settings: Any, ours: int, drfs: Any) -> None:
     settings.REST_FRAMEWORK = {"NUM_PROXIES": drfs}
     settings.RATELIMIT_PROXY_COUNT = ours
-    assert conf.proxy_count() == ours
+    assert conf.snapshot().proxy_count == ours
 
 
 def test_negative_num_proxies_names_the_drf_setting(settings: Any) -> None:
     settings.REST_FRAMEWORK = {"NUM_PROXIES": -1}
     with pytest.raises(ImproperlyConfigured) as excinfo:
-        conf.proxy_count()
+        conf.snapshot()
     message = str(excinfo.value)
     assert message == ("REST_FRAMEWORK['NUM_PROXIES']=-1 must be None or a non-negative integer")
     assert "RATELIMIT_PROXY_COUNT" not in message
@@ -172,7 +173,7 @@ def test_bad_ratelimit_proxy_count_names_our_setting(settings: Any, value: Any) 
     settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
     settings.RATELIMIT_PROXY_COUNT = value
     with pytest.raises(ImproperlyConfigured, match=r"^RATELIMIT_PROXY_COUNT="):
-        conf.proxy_count()
+        conf.snapshot()
 
 
 @pytest.mark.parametrize("value", [[], ""], ids=repr)
@@ -182,9 +183,10 @@ def test_an_empty_non_dict_rest_framework_is_still_an_error(settings: Any, value
         conf.drf_setting("NUM_PROXIES")
 
 
-def test_the_default_throttle_rates_are_a_fresh_dict_each_time() -> None:
-    conf.throttle_rates()["anon"] = "1/s"
-    assert conf.throttle_rates() == {"user": None, "anon": None}
+def test_changing_a_copy_of_the_throttle_rates_changes_nothing() -> None:
+    copy = dict(conf.snapshot().throttle_rates)
+    copy["anon"] = "1/s"
+    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
 
 
 # --- the snapshot -------------------------------------------------------------------------

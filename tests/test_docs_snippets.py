@@ -122,8 +122,11 @@ def test_algorithm_settings_are_the_documented_defaults(settings: Any) -> None:
 
     settings.RATELIMIT_ALGORITHM = algorithms.RATELIMIT_ALGORITHM
     settings.RATELIMIT_COUNT_DENIED = algorithms.RATELIMIT_COUNT_DENIED
-    assert conf.algorithm("fixed-window") == "sliding-window"
-    assert conf.count_denied(True) is True and conf.count_denied(False) is False
+    assert conf.snapshot().resolve_default_algorithm("fixed-window") == "sliding-window"
+    assert (
+        conf.snapshot().resolve_count_denied(True) is True
+        and conf.snapshot().resolve_count_denied(False) is False
+    )
 
 
 def test_search_throttle_allows_a_burst_then_one_every_six_seconds(clock: FakeClock) -> None:

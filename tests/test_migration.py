@@ -239,7 +239,9 @@ def test_the_same_cache_key_for_the_same_inputs(
     assert fixed_window_end(legacy_clock(), period, value) == window
 
     theirs = legacy_core._make_cache_key("grp", window, rate, value, method)
-    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "grp", method_key_part(method))
+    scope = KeyScope(
+        conf.snapshot().cache_prefix, conf.snapshot().hasher, "grp", method_key_part(method)
+    )
     ours = django_ratelimit_key(scope, str(parsed), value, window)
     assert ours == theirs
 
@@ -253,7 +255,7 @@ def test_the_same_cache_key_with_another_hash_and_prefix(
     window = legacy_core._get_window("1.2.3.4", 60)
 
     theirs = legacy_core._make_cache_key("grp", window, "5/m", "1.2.3.4", drf_ratelimit.ALL)
-    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "grp")
+    scope = KeyScope(conf.snapshot().cache_prefix, conf.snapshot().hasher, "grp")
     ours = django_ratelimit_key(scope, "5/60s", "1.2.3.4", window)
     assert ours == theirs
     assert ours.startswith("limits:")

@@ -1021,7 +1021,7 @@ def two_rate_keys(algorithm: str, value: str) -> tuple[Quotas, list[str]]:
     """The quotas and keys the engine builds for one client checked against two rates."""
     chosen = algorithm_named(algorithm, aligned_windows=True)
     quotas = Quotas.compile(chosen, TWO_RATES, None)
-    scope = KeyScope(conf.cache_prefix(), conf.hash_function(), "cluster")
+    scope = KeyScope(conf.snapshot().cache_prefix, conf.snapshot().hasher, "cluster")
     return quotas, chosen.keys(quotas.items, scope, value, T0)
 
 
