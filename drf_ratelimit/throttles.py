@@ -305,14 +305,7 @@ class RatelimitThrottle(BaseRatelimitThrottle):
         if rate is None:
             rate = _scope_rate(self)
         view_class = type(view)
-        method = self.method
-        grammar = (
-            view_class,
-            (list, tuple(rate)) if type(rate) is list else rate,
-            self.key,
-            self.group,
-            (list, tuple(method)) if type(method) is list else method,
-        )
+        grammar = (view_class, _frozen(rate), self.key, self.group, _frozen(self.method))
         shape: tuple[Any, ...] = grammar + _OPTIONS(self)
         plan = self._plan(shape, lambda now: self._compile(view_class, rate, now), current)
         counted = plan.resolve(request)

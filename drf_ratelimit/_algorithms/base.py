@@ -61,6 +61,10 @@ class KeyScope:
         memo[material] = key
         return key
 
+    def tag(self, value: str) -> str:
+        """:meth:`client_tag`, remembered for the clients seen lately."""
+        return self.memo.get(value) or self.remember(value, self.client_tag(value))
+
     def client_tag(self, value: str) -> str:
         """``prefix{digest}``: the start of every key of one client of this scope.
 
@@ -82,7 +86,7 @@ def tagged_keys(
 ) -> list[str]:
     """``prefix{client}`` then each quota's tag: the layout of every state key
     (an algorithm's ``keys``)."""
-    tag = scope.memo.get(value) or scope.remember(value, scope.client_tag(value))
+    tag = scope.tag(value)
     if len(quotas) == 1:  # most declarations have one rate: no comprehension
         return [tag + quotas[0].tag]
     return [tag + quota.tag for quota in quotas]

@@ -121,7 +121,7 @@ class FixedWindow:
             if len(quotas) == 1:  # the decorator's one rate: no comprehension
                 return [_django_ratelimit_key(scope, quotas[0], value, now)]
             return [_django_ratelimit_key(scope, q, value, now) for q in quotas]
-        tag = scope.memo.get(value) or scope.remember(value, scope.client_tag(value))
+        tag = scope.tag(value)
         return [f"{tag}{q.tag}{int(now // q.period) * q.period}" for q in quotas]
 
     reset_keys = keys

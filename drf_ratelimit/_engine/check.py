@@ -20,7 +20,7 @@ from drf_ratelimit import clock, conf
 from drf_ratelimit._algorithms import NAMES, algorithm_named, parse_algorithm
 from drf_ratelimit._algorithms.base import Algorithm, KeyScope
 from drf_ratelimit._engine.declarations import DECORATOR, THROTTLE, Declaration
-from drf_ratelimit._engine.plan import Plan
+from drf_ratelimit._engine.plan import Plan, overridden
 from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit._storage import Quotas
 from drf_ratelimit.conf import RatelimitSettings
@@ -72,7 +72,7 @@ def check(
     chosen = _algorithm(algorithm, first.aligned)
     distinct = list(dict.fromkeys(limits))
     order = None if len(distinct) == len(limits) else tuple(map(distinct.index, limits))
-    rates = _rates(distinct, current.limit_override)
+    rates = overridden([limit.rate for limit in distinct], current.limit_override)
     quotas = Quotas.compile(chosen, rates, first.burst, order)
     app_now = clock.now() if now is None else now
     keys = [
@@ -123,7 +123,7 @@ def cache_keys(limits: Sequence[Limit], *, now: float | None = None) -> list[str
     override = conf.snapshot().limit_override
     keys: list[str] = []
     for limit in limits:
-        rates = _rates([limit], override)
+        rates = overridden([limit.rate], override)
         keys += every_key(limit.scope, rates, limit.aligned, limit.burst, limit.value, now)
     return keys
 
@@ -159,9 +159,3 @@ def _algorithm(algorithm: str | Algorithm, aligned: bool) -> Algorithm:
     if isinstance(algorithm, str):
         return algorithm_named(parse_algorithm(algorithm, "algorithm"), aligned_windows=aligned)
     return algorithm
-
-
-def _rates(limits: Sequence[Limit], override: int | None) -> list[Rate]:
-    if override is None:
-        return [limit.rate for limit in limits]
-    return [Rate(override, limit.rate.period) for limit in limits]

@@ -107,9 +107,10 @@ class Plan:
         """What ``request`` counts against: the compiled rates and the key value,
         decided in django-ratelimit's order (method, rate, key); None when it is
         not counted."""
-        if self.methods is not None and not self.admits(request):
+        methods = self.methods
+        if methods is not None and (request.method or "").upper() not in methods:
             return None
-        quotas = self.quotas(request) if self.dynamic else self.static_quotas
+        quotas = self._quotas_for(request) if self.dynamic else self.static_quotas
         if quotas is None:
             return None
         value = self.key_fn(self.group, request)
@@ -119,14 +120,9 @@ class Plan:
                 return None
         return quotas, value
 
-    def admits(self, request: Any) -> bool:
-        """Whether requests with this request's HTTP method are counted."""
-        return self.methods is None or (request.method or "").upper() in self.methods
-
-    def quotas(self, request: Any) -> Quotas | None:
-        """The compiled rates for this request; None when no rate applies."""
-        if not self.dynamic:
-            return self.static_quotas
+    def _quotas_for(self, request: Any) -> Quotas | None:
+        """The compiled rates a rate callable answers for this request; None
+        when no rate applies."""
         declaration = self.declaration
         if declaration.kind == DECORATOR:
             rate = resolve_rate(declaration.rate, self.group, request, declaration.rate_source)
@@ -148,9 +144,7 @@ class Plan:
         return parse_rates(rate, source=source)
 
     def _compile(self, rates: Sequence[Rate]) -> Quotas:
-        override = self.limit_override
-        if override is not None:
-            rates = [Rate(override, rate.period) for rate in rates]
+        rates = overridden(rates, self.limit_override)
         return Quotas.distinct(self.algorithm, rates, self.declaration.burst)
 
     def cache_object(self) -> BaseCache:
@@ -203,6 +197,12 @@ class Plan:
         except CounterUnavailable as exc:
             return fail(exc, quotas, self.fail_open)
         return Result(outcome, quotas, cost, app_now, value)
+
+
+def overridden(rates: Sequence[Rate], limit: int | None) -> Sequence[Rate]:
+    """``rates`` with the limit :func:`drf_ratelimit.testing.override_ratelimit`
+    set (each keeps its own period, so two rates stay two counters)."""
+    return rates if limit is None else [Rate(limit, rate.period) for rate in rates]
 
 
 def _key_function(key: Any, current: RatelimitSettings) -> KeyFunc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from drf_ratelimit import conf
 from drf_ratelimit._request.ip import client_ip, settled_client_ip
 from drf_ratelimit._spec.loading import import_dotted
 from drf_ratelimit._spec.rates import is_dotted_path
@@ -43,10 +44,7 @@ def user_key(group: str, request: Any) -> str:
 
 
 def user_or_ip_key(group: str, request: Any) -> str:
-    user = _user(request)
-    if user is not None and user.is_authenticated:
-        return str(user.pk)
-    return client_ip(request)
+    return _user_or_ip(conf.snapshot(), group, request)
 
 
 def ip_key(group: str, request: Any) -> str:

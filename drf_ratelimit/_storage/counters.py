@@ -14,7 +14,7 @@ faster counters are in :mod:`.memcached`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 
 from django.core.cache.backends.base import BaseCache
@@ -34,32 +34,27 @@ from drf_ratelimit._storage.swap import Swapper, run_by_swapping
 CLOSED_WINDOWS_KEPT = 4096
 
 
-class ClosedWindows:
-    """The values of counters that no longer change, most recent first."""
+class ReadsClosedWindows:
+    """What both kinds of counters share: a counter that no longer changes (a
+    window that has ended) is read once and remembered, the most recent first.
+    Subclasses count with :meth:`add`."""
 
-    def __init__(self, size: int = CLOSED_WINDOWS_KEPT) -> None:
-        self.size = size
-        self.values: OrderedDict[str, int] = OrderedDict()
+    def __init__(self) -> None:
+        self.closed: OrderedDict[str, int] = OrderedDict()
 
-    def get(self, key: str) -> int | None:
-        value = self.values.get(key)
-        if value is not None:
-            self.values.move_to_end(key)
-        return value
+    def add(self, keys: Sequence[str], delta: int, timeouts: Sequence[int]) -> list[int]:
+        raise NotImplementedError
 
-    def put(self, key: str, value: int) -> None:
-        self.values[key] = value
-        if len(self.values) > self.size:
-            self.values.popitem(last=False)
-
-    def read(self, key: str, closed: bool, read: Callable[[str], int]) -> int:
-        """``read(key)``, remembered once ``closed`` (a window that has ended)."""
-        remembered = self.get(key) if closed else None
+    def read_closed(self, key: str, closed: bool) -> int:
+        remembered = self.closed.get(key) if closed else None
         if remembered is not None:
+            self.closed.move_to_end(key)
             return remembered
-        value = read(key)
+        value = self.add([key], 0, [0])[0]
         if closed:
-            self.put(key, value)
+            self.closed[key] = value
+            if len(self.closed) > CLOSED_WINDOWS_KEPT:
+                self.closed.popitem(last=False)
         return value
 
 
@@ -87,7 +82,7 @@ class CounterStore:
         return run_by_swapping(self.swapper, quotas, charge)
 
 
-class DjangoCounters:
+class DjangoCounters(ReadsClosedWindows):
     """Counters through Django's cache API, for caches drf_ratelimit has no
     faster path for. Atomic wherever the cache's ``add`` and ``incr`` are
     (memcached, local memory within one process); the system checks warn
@@ -99,11 +94,11 @@ class DjangoCounters:
     """
 
     def __init__(self, cache: BaseCache, name: str, errors: tuple[type[BaseException], ...]):
+        super().__init__()
         self.cache = cache
         self.name = name
         self.errors = errors
         self.incr_first = False
-        self.closed = ClosedWindows()
 
     def add(self, keys: Sequence[str], delta: int, timeouts: Sequence[int]) -> list[int]:
         try:
@@ -144,9 +139,3 @@ class DjangoCounters:
                     self.cache.decr(key, delta)
         except self.errors as exc:
             raise unavailable(self.name, exc) from exc
-
-    def read_closed(self, key: str, closed: bool) -> int:
-        return self.closed.read(key, closed, self._read_one)
-
-    def _read_one(self, key: str) -> int:
-        return self.add([key], 0, [0])[0]

@@ -17,7 +17,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.memcached import PyLibMCCache, PyMemcacheCache
 
 from drf_ratelimit._storage.base import as_count, key_maker, unavailable
-from drf_ratelimit._storage.counters import ClosedWindows, CounterStore, DjangoCounters
+from drf_ratelimit._storage.counters import CounterStore, DjangoCounters, ReadsClosedWindows
 
 NAME = "memcached"
 
@@ -43,7 +43,7 @@ def _errors() -> tuple[type[BaseException], ...]:
     return (MemcacheError, OSError)
 
 
-class PyMemcacheCounters:
+class PyMemcacheCounters(ReadsClosedWindows):
     """pymemcache's client, called directly.
 
     Its ``HashClient`` answers False (``incr``, ``add``) while it considers a
@@ -52,11 +52,11 @@ class PyMemcacheCounters:
     """
 
     def __init__(self, cache: Any) -> None:
+        super().__init__()
         self.client = cache._cache
         self.make_key = key_maker(cache)
         self.backend_timeout = cache.get_backend_timeout
         self.errors = _errors()
-        self.closed = ClosedWindows()
 
     def add(self, keys: Sequence[str], delta: int, timeouts: Sequence[int]) -> list[int]:
         try:
@@ -85,12 +85,6 @@ class PyMemcacheCounters:
                 self.client.decr(self.make_key(key), delta, noreply=False)
         except self.errors as exc:
             raise unavailable(NAME, exc) from exc
-
-    def read_closed(self, key: str, closed: bool) -> int:
-        return self.closed.read(key, closed, self._read_one)
-
-    def _read_one(self, key: str) -> int:
-        return self.add([key], 0, [0])[0]
 
 
 class MemcachedSwapper:

@@ -48,16 +48,15 @@ class RedisStore:
     def run(self, quotas: Quotas, charge: Charge) -> Outcome:
         full = list(map(self.make_key, charge.keys))
         now_us = charge.now_us
-        args = ("" if now_us is None else now_us, charge.cost, 1 if charge.count_denied else 0)
+        shared = ("" if now_us is None else now_us, charge.cost, 1 if charge.count_denied else 0)
+        arguments = (len(full), *full, *shared, *quotas.script_args)
         script = quotas.algorithm.script
         try:
             client = self.get_client()
             try:
-                reply = client.execute_command(
-                    "EVALSHA", script.sha, len(full), *full, *args, *quotas.script_args
-                )
+                reply = client.execute_command("EVALSHA", script.sha, *arguments)
             except NoScriptError:
-                reply = client.eval(script.source, len(full), *full, *args, *quotas.script_args)
+                reply = client.eval(script.source, *arguments)
         except CLIENT_ERRORS as exc:
             raise unavailable(self.name, exc) from exc
         # Built as the tuple it is (a NamedTuple's own __new__ is Python code).
