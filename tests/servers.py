@@ -41,6 +41,29 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"server on port {port} did not start within {timeout}s")
 
 
+def wait_until_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Return once every thread of ``pid`` is stopped.
+
+    ``kill`` only queues SIGSTOP; on a busy machine the server can still answer
+    a request sent right after it, and a test of a hung server would then see
+    a healthy one.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(thread_state(stat) in "Tt" for stat in Path(f"/proc/{pid}/task").glob("*/stat")):
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"process {pid} did not stop within {timeout}s")
+
+
+def thread_state(stat: Path) -> str:
+    """The one-letter state in /proc/<pid>/task/<tid>/stat (after the command's parentheses)."""
+    try:
+        return stat.read_text().rpartition(")")[2].split()[0]
+    except OSError:  # the thread ended meanwhile
+        return "T"
+
+
 @dataclass
 class Server:
     """One server process that can be stopped and started again on the same port."""
@@ -69,6 +92,7 @@ class Server:
         """SIGSTOP: the server keeps its port and accepts connections, but answers nothing."""
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        wait_until_stopped(self.process.pid)
 
     def resume(self) -> None:
         """SIGCONT: answer again (what queued up meanwhile is served first)."""
