@@ -17,6 +17,7 @@ fields (:func:`problems`), so a bad value is reported at start-up by
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import threading
@@ -54,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _MISSING = object()
-_THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
+THROTTLE_RATES_SETTING = "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
 
 #: DRF's own default for ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']``.
 DRF_DEFAULT_THROTTLE_RATES: dict[str, Any] = {"user": None, "anon": None}
@@ -79,6 +80,9 @@ class RatelimitSettings:
     ipv6_mask: int
     trusted_proxies: tuple[Network, ...]
     proxy_count: int | None
+    #: ``proxy_count`` is ``RATELIMIT_PROXY_COUNT``'s, not DRF's ``NUM_PROXIES``
+    #: (which the DRF layer reads through ``api_settings`` instead).
+    own_proxy_count: bool
     headers: bool
     #: ``RATELIMIT_ALGORITHM``: None leaves each kind of declaration its own default.
     algorithm: str | None
@@ -169,9 +173,18 @@ def _proxy_count() -> int | None:
     DRF project that already declared its proxies keeps its clients apart
     after switching throttles. DRF's default ``None``, with which DRF trusts
     the whole header, means "no proxies" here."""
-    value, setting = get("RATELIMIT_PROXY_COUNT"), "RATELIMIT_PROXY_COUNT"
+    value = get("RATELIMIT_PROXY_COUNT")
     if value is None:
-        value, setting = drf_setting("NUM_PROXIES"), "REST_FRAMEWORK['NUM_PROXIES']"
+        return parse_num_proxies(drf_setting("NUM_PROXIES"))
+    return _parse_proxy_count(value, "RATELIMIT_PROXY_COUNT")
+
+
+def parse_num_proxies(value: Any) -> int | None:
+    """DRF's ``NUM_PROXIES`` as a proxy count (the DRF layer passes ``api_settings``')."""
+    return _parse_proxy_count(value, "REST_FRAMEWORK['NUM_PROXIES']")
+
+
+def _parse_proxy_count(value: Any, setting: str) -> int | None:
     if value is not None and (type(value) is not int or value < 0):
         raise ImproperlyConfigured(f"{setting}={value!r} must be None or a non-negative integer")
     return value
@@ -195,7 +208,7 @@ def _throttle_rates() -> Mapping[str, Any]:
         rates = DRF_DEFAULT_THROTTLE_RATES
     elif not isinstance(rates, dict):
         raise ImproperlyConfigured(
-            f"{_THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
+            f"{THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
         )
     return MappingProxyType(dict(rates))
 
@@ -246,11 +259,13 @@ def _rebuild() -> RatelimitSettings:
     get("RATELIMIT_ENABLE")  # sets the settings up if nothing has yet
     changes, source = _changes, _LAZY_SETTINGS.get("_wrapped")
     fields = {name: parse() for name, parse in _FIELDS.items()}
-    direct = not (fields["ip_meta_key"] or fields["trusted_proxies"] or fields["proxy_count"])
     built = RatelimitSettings(
         generation=next(_generations),
         limit_override=_limit_override,
-        direct_ip=direct,
+        direct_ip=_direct_ip(
+            fields["ip_meta_key"], fields["trusted_proxies"], fields["proxy_count"]
+        ),
+        own_proxy_count=get("RATELIMIT_PROXY_COUNT") is not None,
         source=source,
         **fields,
     )
@@ -258,6 +273,32 @@ def _rebuild() -> RatelimitSettings:
         if changes == _changes:
             _current = built
     return built
+
+
+def _direct_ip(ip_meta_key: Any, trusted_proxies: tuple[Network, ...], proxies: int | None) -> bool:
+    return not (ip_meta_key or trusted_proxies or proxies)
+
+
+#: Snapshots with another proxy count, by (generation, count): see with_proxy_count.
+_with_proxies: dict[tuple[int, int | None], RatelimitSettings] = {}
+
+
+def with_proxy_count(current: RatelimitSettings, count: int | None) -> RatelimitSettings:
+    """``current`` with ``count`` proxies in front instead, as a snapshot of its
+    own generation (made once per pair), so plans compiled for it are kept
+    apart. The DRF layer uses it for a ``NUM_PROXIES`` set on ``api_settings``."""
+    if count == current.proxy_count:
+        return current
+    key = (current.generation, count)
+    derived = _with_proxies.get(key)
+    if derived is None:
+        if len(_with_proxies) >= 16:
+            _with_proxies.clear()
+        direct = _direct_ip(current.ip_meta_key, current.trusted_proxies, count)
+        derived = _with_proxies[key] = dataclasses.replace(
+            current, generation=next(_generations), proxy_count=count, direct_ip=direct
+        )
+    return derived
 
 
 def invalidate(**kwargs: Any) -> None:
@@ -320,7 +361,7 @@ def headers_enabled() -> bool:
 
 def throttle_rate_setting(scope: object) -> str:
     """How error messages name one scope's entry in ``DEFAULT_THROTTLE_RATES``."""
-    return f"{_THROTTLE_RATES_SETTING}[{scope!r}]"
+    return f"{THROTTLE_RATES_SETTING}[{scope!r}]"
 
 
 def exception_class() -> type[Exception]:

@@ -4,15 +4,17 @@
   ``rate``, ``group``, ``method``); ``rate`` may be a list, all enforced.
 * :class:`AnonRateThrottle`, :class:`UserRateThrottle` and
   :class:`ScopedRateThrottle` are drop-ins for DRF's classes of the same
-  names: same scopes, settings, cache-key strings and error messages, with
-  the extended rate grammar and settings read per request.
+  names: same scopes, settings (read through DRF's ``api_settings``, so they
+  follow changes at run time), cache-key strings, error messages and, by
+  default, DRF's own algorithm (the sliding log: at most N in any period),
+  with the extended rate grammar and without the races.
 
 Every throttle makes one atomic check for all its rates (one round trip on
-Redis), charging all of them or none. The default algorithm is the sliding
-window (``RATELIMIT_ALGORITHM`` or a class's ``algorithm`` changes it), which
-of the three is the closest to DRF's "at most N in any period"; see
-docs/algorithms.md for the measurements. :meth:`wait` is exact. Like DRF,
-every throttle counts a request another throttle denies (see docs/throttles.md).
+Redis), charging all of them or none. :class:`RatelimitThrottle` defaults to
+the sliding window, whose memory per client does not grow with the limit
+(``RATELIMIT_ALGORITHM`` or a class's ``algorithm`` changes either default;
+see docs/algorithms.md). :meth:`wait` is exact. Like DRF, every throttle
+counts a request another throttle denies (see docs/throttles.md).
 
 A throttle's attributes are compiled into a plan the first time it runs
 for a view (and again when they or the settings change); DRF still builds
@@ -30,12 +32,13 @@ from typing import Any, ClassVar
 from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from drf_ratelimit import clock, conf
-from drf_ratelimit._algorithms import parse_algorithm
-from drf_ratelimit._engine import THROTTLE, Declaration, Plan, Result, declare
-from drf_ratelimit._request.ip import client_ip
+from drf_ratelimit._algorithms import SLIDING_LOG, SLIDING_WINDOW, parse_algorithm
+from drf_ratelimit._engine import ANY_SCOPE, THROTTLE, Declaration, Plan, Result, declare
+from drf_ratelimit._request.ip import settled_client_ip
 from drf_ratelimit._request.keys import key_function
 from drf_ratelimit._spec.groups import view_class_name
 from drf_ratelimit._spec.methods import ALL, MethodSpec
@@ -75,9 +78,11 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     cache: ClassVar[BaseCache | None] = None
     scope: str | None = None
-    #: ``'fixed-window'``, ``'sliding-window'`` or ``'token-bucket'``; None:
-    #: ``RATELIMIT_ALGORITHM``, else the sliding window.
+    #: ``'fixed-window'``, ``'sliding-window'``, ``'token-bucket'`` or
+    #: ``'sliding-log'``; None: ``RATELIMIT_ALGORITHM``, else :attr:`default_algorithm`.
     algorithm: str | None = None
+    #: The algorithm when neither ``algorithm`` nor ``RATELIMIT_ALGORITHM`` names one.
+    default_algorithm: ClassVar[str] = SLIDING_WINDOW.name
     #: What a request counts as: an int, or a callable of the request (or its
     #: dotted path). Override :meth:`get_cost` for anything else.
     cost: Any = 1
@@ -96,15 +101,32 @@ class BaseRatelimitThrottle(BaseThrottle):
         if isinstance(cls.__dict__.get("cost"), types.FunctionType):  # not a method
             cls.cost = staticmethod(cls.__dict__["cost"])
         _validate_options(cls)
+        if cls.__module__ == __name__:
+            return  # the package's own classes: the checks see them where a project uses them
         key, rate = cls._declared_key_and_rate()
-        where = f"{cls.__module__}.{cls.__qualname__}"
-        declare(Declaration(THROTTLE, where, key, rate, algorithm=cls.algorithm))
+        declare(
+            Declaration(
+                THROTTLE,
+                f"{cls.__module__}.{cls.__qualname__}",
+                key,
+                rate,
+                algorithm=cls.algorithm,
+                default_algorithm=cls.default_algorithm,
+                scope=cls._declared_scope(),
+            )
+        )
 
     @classmethod
     def _declared_key_and_rate(cls) -> tuple[Any, Any]:
         """What the system checks parse at start-up (DRF-style classes may
         parse their own rates, so by default nothing)."""
         return None, None
+
+    @classmethod
+    def _declared_scope(cls) -> str | None:
+        """The ``DEFAULT_THROTTLE_RATES`` entry the system checks look at."""
+        scope = cls.__dict__.get("scope", cls.scope)
+        return scope if isinstance(scope, str) else None
 
     def timer(self) -> float:
         return clock.now()
@@ -118,9 +140,14 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     @property
     def THROTTLE_RATES(self) -> Mapping[str, Any]:
-        """``DEFAULT_THROTTLE_RATES`` as it is now (read-only); a subclass may set
-        its own dict."""
-        return conf.snapshot().throttle_rates
+        """``DEFAULT_THROTTLE_RATES`` as DRF's ``api_settings`` has it now (DRF
+        froze it at import); a subclass may set its own dict."""
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        if not isinstance(rates, Mapping):
+            raise ImproperlyConfigured(
+                f"{conf.THROTTLE_RATES_SETTING}={rates!r} must be a dict of scope to rate"
+            )
+        return rates
 
     @property
     def usages(self) -> Sequence[Usage]:
@@ -140,7 +167,7 @@ class BaseRatelimitThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         self._result = None
-        current = conf.snapshot()
+        current = drf_settings()
         if not current.enabled:
             return True
         checked = self.get_check(request, view, current)
@@ -203,7 +230,7 @@ class BaseRatelimitThrottle(BaseThrottle):
 
         Replaces DRF's version, which trusts a client-sent X-Forwarded-For.
         """
-        return client_ip(request)
+        return settled_client_ip(request, drf_settings())
 
     def wait(self) -> float | None:
         """Seconds until a request like the last one would be admitted by every rate.
@@ -220,6 +247,19 @@ class BaseRatelimitThrottle(BaseThrottle):
         names = policy_names(self.policy_name(), [usage.period for usage in usages])
         denied = not result.allowed
         return [Policy(name, usage, denied) for name, usage in zip(names, usages, strict=True)]
+
+
+def drf_settings() -> RatelimitSettings:
+    """The settings snapshot, with DRF's ``NUM_PROXIES`` as ``api_settings`` has
+    it now (when ``RATELIMIT_PROXY_COUNT`` is unset): DRF's own throttles read
+    it there on every request, and projects and DRF's tests set it there."""
+    current = conf.snapshot()
+    if current.own_proxy_count:
+        return current
+    num_proxies = api_settings.NUM_PROXIES
+    if num_proxies == current.proxy_count:
+        return current
+    return conf.with_proxy_count(current, conf.parse_num_proxies(num_proxies))
 
 
 #: Plans one throttle class keeps (a class whose attributes vary per request
@@ -334,6 +374,7 @@ class RatelimitThrottle(BaseRatelimitThrottle):
             burst=self.burst,
             cache=self.cache,
             rate_source=source,
+            default_algorithm=self.default_algorithm,
         )
         if self.group:
             return Plan(declaration, self.group, self.group, current)
@@ -383,11 +424,14 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
     ``DEFAULT_THROTTLE_RATES`` now (DRF froze it at import). A subclass may
     still set ``THROTTLE_RATES`` to a dict of its own. ``get_cache_key``
     returns DRF's strings (``throttle_anon_<ident>``); the stored key is a hash
-    of it with the scope, rate and window.
+    of it with the scope (and the algorithm's own part: for the sliding log,
+    the period). By default the algorithm is DRF's, the sliding log, kept
+    atomically in the cache.
     """
 
     cache_format = "throttle_%(scope)s_%(ident)s"
     rate: Any = None
+    default_algorithm: ClassVar[str] = SLIDING_LOG.name
 
     def __init__(self) -> None:
         self._resolve_rate()
@@ -405,8 +449,29 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
             self.rates = _rates_from_pair(self.parse_rate(rate), cls.__name__)
             self.num_requests, self.duration = _first(self.rates)
 
+    @classmethod
+    def _declared_key_and_rate(cls) -> tuple[Any, Any]:
+        base = globals().get("SimpleRateThrottle", cls)  # cls itself, while it is defined
+        if cls.parse_rate is not base.parse_rate:
+            return None, None  # a grammar of its own: parsed when it runs
+        return None, cls.rate
+
     def get_rate(self) -> Any:
         return _scope_rate(self)
+
+    def wait(self) -> float | None:
+        """The exact wait of the last check, which is what DRF's ``wait()``
+        answers after a denial (except that a rate lowered below the requests
+        already admitted still gets a wait, where DRF answers None).
+
+        DRF's ``history`` is not kept on the throttle (the log stays in the
+        cache); a subclass or caller that sets it gets DRF's formula applied
+        to it, with ``now``, ``num_requests`` and ``duration``.
+        """
+        history = self.__dict__.get("history")
+        if history is None:
+            return super().wait()
+        return drf_wait(history, self.num_requests, self.duration, lambda: self.now)
 
     def parse_rate(self, rate: Any) -> tuple[int | None, int | None]:
         """DRF's ``(num_requests, duration)`` of the first rate, ``(None, None)`` for None."""
@@ -439,6 +504,7 @@ class SimpleRateThrottle(BaseRatelimitThrottle):
             count_denied=self.count_denied,
             burst=self.burst,
             cache=self.cache,
+            default_algorithm=self.default_algorithm,
         )
         group = self.scope or throttle.__qualname__
         return Plan(declaration, group, group, current)
@@ -484,6 +550,21 @@ def _first(rates: Sequence[Rate]) -> tuple[int | None, int | None]:
     return (rates[0].limit, rates[0].period) if rates else (None, None)
 
 
+def drf_wait(
+    history: Sequence[float],
+    num_requests: int | None,
+    duration: int | None,
+    now: Callable[[], float],
+) -> float | None:
+    """DRF's ``SimpleRateThrottle.wait()`` formula over a history, newest first:
+    the time until the oldest entry expires, spread over the requests still
+    available; None when none is."""
+    assert num_requests is not None and duration is not None, "wait() of a throttle with a rate"
+    remaining = duration - (now() - history[-1]) if history else duration
+    available = num_requests - len(history) + 1
+    return None if available <= 0 else remaining / float(available)
+
+
 class AnonRateThrottle(SimpleRateThrottle):
     """Limits anonymous clients by IP (scope ``anon``); authenticated users pass."""
 
@@ -512,6 +593,10 @@ class ScopedRateThrottle(SimpleRateThrottle):
     """
 
     scope_attr = "throttle_scope"
+
+    @classmethod
+    def _declared_scope(cls) -> str | None:
+        return ANY_SCOPE
 
     def __init__(self) -> None:
         """The rate depends on the view, so it is resolved in :meth:`get_check`."""

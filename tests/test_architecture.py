@@ -124,5 +124,5 @@ def test_each_algorithm_ships_its_script() -> None:
     """One module and one Lua script per algorithm, side by side."""
     folder = PACKAGE / "_algorithms"
     scripts = {path.stem for path in folder.glob("*.lua")} - {"clock"}  # a shared prelude
-    assert scripts == {"fixed_window", "sliding_window", "token_bucket"}
+    assert scripts == {"fixed_window", "sliding_window", "token_bucket", "sliding_log"}
     assert all((folder / f"{name}.py").exists() for name in scripts)

@@ -23,7 +23,7 @@ from rest_framework.test import APIRequestFactory
 from drf_ratelimit.decorators import ratelimit
 from drf_ratelimit.exceptions import Ratelimited
 from drf_ratelimit.throttles import AnonRateThrottle, RatelimitThrottle
-from tests.conftest import Backend
+from tests.conftest import Backend, let_drop_ins_run_on
 
 pytestmark = [pytest.mark.hostile, pytest.mark.usefixtures("clock")]
 
@@ -160,8 +160,9 @@ SPOOFED_FORWARDED_FOR = ["198.51.100.1", "garbage", OVERSIZED, "1.1.1.1, 2.2.2.2
 
 @pytest.mark.parametrize("view", [ip_view, anon_drf_view], ids=["decorator", "throttle"])
 def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(
-    backend: Backend, view: Any
+    backend: Backend, view: Any, settings: Any
 ) -> None:
+    let_drop_ins_run_on(backend.name, settings)
     outcomes = [
         outcome(view, get({"HTTP_X_FORWARDED_FOR": spoofed})) for spoofed in SPOOFED_FORWARDED_FOR
     ]
@@ -173,6 +174,7 @@ def test_a_garbage_forwarded_for_behind_a_trusted_proxy_is_just_another_client(
     backend: Backend, settings: Any
 ) -> None:
     settings.RATELIMIT_PROXY_COUNT = 1
+    let_drop_ins_run_on(backend.name, settings)
     for value in ["garbage", OVERSIZED, "\x00\r\n", "999.999.999.999"]:
         outcomes = [outcome(anon_drf_view, get({"HTTP_X_FORWARDED_FOR": value})) for _ in range(3)]
         assert outcomes == [ALLOWED, ALLOWED, LIMITED], repr(value[:20])

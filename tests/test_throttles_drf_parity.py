@@ -12,13 +12,12 @@ DRF's; what changed is only the plumbing:
   ``api_settings`` and never resets it);
 * ``SimpleRateThrottle.scope`` is set on a subclass, not on DRF's base class.
 
-Timer values are multiples of the period, as in DRF, so a clock-aligned fixed
-window starts exactly where DRF's sliding log does and the numbers match. The
-module therefore runs under the fixed window. How many of DRF's expectations
+The module runs on the drop-ins' defaults, so under DRF's own algorithm
+(the sliding log) and with DRF's numbers. How many of DRF's expectations
 hold under another algorithm is a measurement (docs/algorithms.md), taken by
-setting ``DRF_RATELIMIT_PARITY_ALGORITHM=sliding-window`` for this module. The tests
-where drf_ratelimit differs by design say so in their docstring: what DRF does,
-what we do, and why.
+setting ``DRF_RATELIMIT_PARITY_ALGORITHM=sliding-window`` (or another name)
+for this module. The tests where drf_ratelimit differs by design say so in
+their docstring: what DRF does, what we do, and why.
 """
 
 from __future__ import annotations
@@ -52,14 +51,18 @@ from drf_ratelimit.throttles import (
     SimpleRateThrottle,
     UserRateThrottle,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, skip_token_bucket_on_pylibmc
 
 factory = APIRequestFactory()
 
 
 @pytest.fixture(autouse=True)
-def _parity_algorithm(settings: Any) -> None:
-    settings.RATELIMIT_ALGORITHM = os.environ.get("DRF_RATELIMIT_PARITY_ALGORITHM", "fixed-window")
+def _parity_algorithm(request: pytest.FixtureRequest, settings: Any) -> None:
+    algorithm = os.environ.get("DRF_RATELIMIT_PARITY_ALGORITHM")
+    if algorithm:
+        settings.RATELIMIT_ALGORITHM = algorithm
+    else:  # the drop-ins' default, the sliding log
+        skip_token_bucket_on_pylibmc(request, always=True)
 
 
 # --- DRF's throttle classes and views -------------------------------------------------
@@ -630,20 +633,37 @@ def anon_request(ip: str = "1.2.3.4") -> Request:
     return Request(factory.get("/", REMOTE_ADDR=ip))
 
 
-def test_wait_is_the_exact_time_to_the_reset() -> None:
-    """DRF: ``wait()`` with an empty history at 1/60 is ``60 / 2 == 30.0``
-    (``remaining / available``), a pacing hint rather than the reset.
+def test_wait_returns_correct_waiting_time_without_history() -> None:
+    """DRF's formula on a history the caller set: ``60 / 2 == 30.0``."""
+    throttle = AnonScopedThrottle()
+    throttle.num_requests = 1
+    throttle.duration = 60
+    throttle.history = []
+    waiting_time = throttle.wait()
+    assert isinstance(waiting_time, float)
+    assert waiting_time == 30.0
 
-    Ours: the window is clock-aligned, so ``wait()`` is exactly the seconds
-    until the exhausted rate resets. The request that used the last slot
-    already reports it; the denied one reports the same reset.
-    """
+
+def test_wait_returns_none_if_there_are_no_available_requests() -> None:
+    throttle = AnonScopedThrottle()
+    throttle.num_requests = 1
+    throttle.duration = 60
+    throttle.now = throttle.timer()
+    throttle.history = [throttle.timer() for _ in range(3)]
+    assert throttle.wait() is None
+
+
+def test_wait_is_the_exact_time_until_the_oldest_request_expires() -> None:
+    """After a denial ``wait()`` is DRF's: the period minus the age of the
+    oldest request in the log. After an admission (which DRF never asks
+    about) it is the same for the next request."""
     throttle = OncePerMinuteThrottle()
     throttle.timer = lambda: 15.5  # type: ignore[method-assign]
     assert throttle.allow_request(anon_request(), None) is True
-    assert throttle.wait() == 44.5
+    assert throttle.wait() == 60.0
+    throttle.timer = lambda: 30.25  # type: ignore[method-assign]
     assert throttle.allow_request(anon_request(), None) is False
-    assert throttle.wait() == 44.5
+    assert throttle.wait() == 45.25
 
 
 def test_wait_is_none_while_nothing_is_exhausted() -> None:
@@ -658,27 +678,33 @@ def test_wait_is_none_while_nothing_is_exhausted() -> None:
     assert throttle.wait() is None
 
 
-def test_wait_over_the_limit_is_the_reset_not_none() -> None:
-    """DRF: a history longer than the limit makes ``available <= 0`` and
-    ``wait()`` returns None, so the 429 has no Retry-After (#1438).
+def test_wait_after_a_lowered_rate_is_exact_not_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRF: a history longer than the limit (the rate was lowered) makes
+    ``available <= 0`` and ``wait()`` returns None, so the 429 has no
+    Retry-After (#1438).
 
-    Ours: a denied request is not charged, so the count stops at the limit
-    (each denial reports the count it would have reached); ``wait()`` is the
-    reset, never None and never 0 while throttled.
+    Ours: the log is kept per period, not per rate, so the requests admitted
+    under the old rate still count against the new one (as in DRF), and
+    ``wait()`` is the exact time until enough of them have expired.
     """
+    monkeypatch.setattr(OncePerMinuteThrottle, "rate", "3/min")
+    for now in (0, 10, 20):
+        throttle = OncePerMinuteThrottle()
+        throttle.timer = lambda now=now: now  # type: ignore[misc]
+        assert throttle.allow_request(anon_request(), None) is True
+    monkeypatch.setattr(OncePerMinuteThrottle, "rate", "1/min")
+    throttle = OncePerMinuteThrottle()
+    throttle.timer = lambda: 30  # type: ignore[method-assign]
+    assert throttle.allow_request(anon_request(), None) is False
+    assert throttle.usages[0].count == 4
+    assert throttle.wait() == 50  # when the entry of t=20 expires, none is left in the way
+
+
+def test_wait_just_before_the_slot_frees_is_never_zero() -> None:
     throttle = OncePerMinuteThrottle()
     throttle.timer = lambda: 0  # type: ignore[method-assign]
-    for _ in range(3):
-        allowed = throttle.allow_request(anon_request(), None)
-    assert allowed is False
-    assert throttle.usages[0].count == 2
-    assert throttle.wait() == 60
-
-
-def test_wait_just_before_the_reset_is_never_zero() -> None:
-    throttle = OncePerMinuteThrottle()
-    throttle.timer = lambda: 59.999  # type: ignore[method-assign]
     throttle.allow_request(anon_request(), None)
+    throttle.timer = lambda: 59.999  # type: ignore[method-assign]
     assert throttle.allow_request(anon_request(), None) is False
     wait = throttle.wait()
     assert wait is not None
@@ -688,8 +714,10 @@ def test_wait_just_before_the_reset_is_never_zero() -> None:
 class BrokenCache(LocMemCache):
     """A cache whose server is gone."""
 
-    def add(self, *args: Any, **kwargs: Any) -> bool:
+    def _down(self, *args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("cache server is down")
+
+    add = get = set = incr = _down
 
 
 def test_wait_is_none_only_when_the_cache_failed_closed(caplog: pytest.LogCaptureFixture) -> None:

@@ -6,6 +6,7 @@ name               what it stores per client and rate               worst case i
 ``fixed-window``   one counter per window (django-ratelimit's)      2N (N either side of an edge)
 ``sliding-window`` the current and the previous window's counters   N + N*L/P in any span L <= P
 ``token-bucket``   one timestamp (GCRA's theoretical arrival time)  burst + N*L/P in any span L
+``sliding-log``    the times of the last N admitted requests (DRF)  N (exact)
 =================  ===============================================  ==========================
 
 Names are resolved here once, when a declaration is compiled; everything
@@ -22,11 +23,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from drf_ratelimit._algorithms.base import Algorithm
 from drf_ratelimit._algorithms.fixed_window import ALIGNED_FIXED_WINDOW, FIXED_WINDOW
+from drf_ratelimit._algorithms.sliding_log import SLIDING_LOG
 from drf_ratelimit._algorithms.sliding_window import SLIDING_WINDOW
 from drf_ratelimit._algorithms.token_bucket import TOKEN_BUCKET
 
 _FOR_DECORATORS: dict[str, Algorithm] = {
-    algorithm.name: algorithm for algorithm in (FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET)
+    algorithm.name: algorithm
+    for algorithm in (FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG)
 }
 _FOR_THROTTLES: dict[str, Algorithm] = {**_FOR_DECORATORS, FIXED_WINDOW.name: ALIGNED_FIXED_WINDOW}
 
@@ -52,6 +55,7 @@ __all__ = [
     "ALIGNED_FIXED_WINDOW",
     "FIXED_WINDOW",
     "NAMES",
+    "SLIDING_LOG",
     "SLIDING_WINDOW",
     "TOKEN_BUCKET",
     "Algorithm",

@@ -8,10 +8,18 @@ for limits named directly (the ops tools).
 """
 
 from drf_ratelimit._engine.check import Limit, cache_keys, check
-from drf_ratelimit._engine.declarations import DECLARED, DECORATOR, THROTTLE, Declaration, declare
+from drf_ratelimit._engine.declarations import (
+    ANY_SCOPE,
+    DECLARED,
+    DECORATOR,
+    THROTTLE,
+    Declaration,
+    declare,
+)
 from drf_ratelimit._engine.plan import Plan, Result, plan_for, ratelimit_cache
 
 __all__ = [
+    "ANY_SCOPE",
     "DECLARED",
     "DECORATOR",
     "THROTTLE",

@@ -48,13 +48,24 @@ class Declaration:
     cache: BaseCache | None = None
     #: How errors name the rate: ``rate``, ``ItemsThrottle.rate``, a setting.
     rate_source: str = "rate"
+    #: The algorithm when neither the declaration nor ``RATELIMIT_ALGORITHM``
+    #: names one; empty: the kind's (the fixed window for the decorator, the
+    #: sliding window for the throttles).
+    default_algorithm: str = ""
+    #: A DRF throttle's scope: its ``DEFAULT_THROTTLE_RATES`` entry applies
+    #: when it has no rate of its own (``ANY_SCOPE``: the view's).
+    scope: str | None = None
     #: Its plans by group, each for the settings it was compiled against.
     plans: dict[str, Plan] = field(default_factory=dict, repr=False)
 
-    @property
-    def default_algorithm(self) -> str:
-        return FIXED_WINDOW.name if self.kind == DECORATOR else SLIDING_WINDOW.name
+    def __post_init__(self) -> None:
+        if not self.default_algorithm:
+            kinds_default = FIXED_WINDOW.name if self.kind == DECORATOR else SLIDING_WINDOW.name
+            object.__setattr__(self, "default_algorithm", kinds_default)
 
+
+#: The scope of a throttle whose scope is the view's (DRF's ScopedRateThrottle).
+ANY_SCOPE = "*"
 
 DECLARED: list[Declaration] = []
 

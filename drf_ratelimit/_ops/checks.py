@@ -12,14 +12,17 @@ drf_ratelimit.E006     Error    a DEFAULT_THROTTLE_RATES entry does not parse
 drf_ratelimit.E007     Error    RATELIMIT_ALGORITHM or RATELIMIT_COUNT_DENIED
                                 is not a valid value
 drf_ratelimit.E008     Error    an algorithm in use cannot run atomically on
-                                the ratelimit cache (the token bucket needs
-                                Redis, PyMemcacheCache or local memory)
+                                the ratelimit cache (the token bucket and the
+                                sliding log need Redis, PyMemcacheCache or
+                                local memory)
 drf_ratelimit.E009     Error    another RATELIMIT_* setting does not parse
                                 (a mask, the prefix, the proxies...)
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
 drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
                                 (non-atomic) rate throttles
+drf_ratelimit.W004     Warning  a throttle keeps a sliding log with a limit
+                                above 1,000 (memory per client grows with it)
 =====================  =======  ==============================================
 """
 
@@ -38,10 +41,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from drf_ratelimit import conf
-from drf_ratelimit._algorithms import algorithm_named
-from drf_ratelimit._engine import DECLARED
+from drf_ratelimit._algorithms import SLIDING_LOG, algorithm_named
+from drf_ratelimit._algorithms.sliding_log import LOG_BYTES_PER_ENTRY, LOG_WARN_LIMIT
+from drf_ratelimit._engine import ANY_SCOPE, DECLARED
 from drf_ratelimit._request.keys import key_function
-from drf_ratelimit._spec.rates import is_dotted_path, parse_rates
+from drf_ratelimit._spec.rates import Rate, is_dotted_path, parse_rates
 from drf_ratelimit._storage import Store, store_for
 
 _HINT_BACKEND = "Use Redis (django-redis or Django's RedisCache) or memcached."
@@ -188,7 +192,11 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         Error(
             f"{where}: the {name!r} algorithm cannot run atomically on "
             f"RATELIMIT_USE_CACHE={conf.get('RATELIMIT_USE_CACHE')!r}.",
-            hint="The token bucket needs Redis, PyMemcacheCache or local memory.",
+            hint=(
+                "The token bucket and the sliding log (the DRF drop-ins' default) need "
+                "Redis, PyMemcacheCache or local memory; set RATELIMIT_ALGORITHM or the "
+                "throttle's algorithm to 'sliding-window' on this cache."
+            ),
             id="drf_ratelimit.E008",
         )
         for where, name in _algorithms_in_use()
@@ -197,12 +205,88 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 
 def _algorithms_in_use() -> list[tuple[str, str]]:
-    """(where, algorithm name) for every declared limit and the project default."""
+    """(where, algorithm name) for every declared limit, every throttle of the
+    package in ``DEFAULT_THROTTLE_CLASSES``, and the project default."""
     project_default = conf.get("RATELIMIT_ALGORITHM")
     in_use = [(d.where, d.algorithm or project_default or d.default_algorithm) for d in DECLARED]
+    for where, throttle in _default_ratelimit_throttles():
+        in_use.append((where, throttle.algorithm or project_default or throttle.default_algorithm))
     if project_default is not None:
         in_use.append(("RATELIMIT_ALGORITHM", project_default))
     return in_use
+
+
+def _default_ratelimit_throttles() -> list[tuple[str, Any]]:
+    """The package's own throttle classes named in ``DEFAULT_THROTTLE_CLASSES``
+    (a project's subclasses are declared; the package's own are not)."""
+    found = []
+    for path in conf.drf_setting("DEFAULT_THROTTLE_CLASSES") or ():
+        try:
+            throttle = import_string(path) if isinstance(path, str) else path
+        except ImportError:
+            continue  # DRF itself reports an unimportable throttle class
+        if getattr(throttle, "__module__", "") == "drf_ratelimit.throttles" and hasattr(
+            throttle, "default_algorithm"
+        ):
+            found.append((f"DEFAULT_THROTTLE_CLASSES: {throttle.__name__}", throttle))
+    return found
+
+
+@register("drf_ratelimit")
+def check_log_memory(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Point at sliding logs whose memory per client matters (W004).
+
+    The log keeps one entry per admitted request of the period, as DRF's
+    does: a few bytes each, so 1,000 per period is kilobytes per client.
+    """
+    if conf.problem("algorithm") or conf.problem("throttle_rates"):
+        return []  # E007 / E006 say why
+    return [
+        Warning(
+            f"{where}: the sliding log keeps one entry per admitted request, so "
+            f"{rate} costs up to {rate.limit:,} entries (about "
+            f"{rate.limit * LOG_BYTES_PER_ENTRY // 1000:,} kB) per client.",
+            hint=(
+                "Set algorithm = 'sliding-window' on the throttle (or RATELIMIT_ALGORITHM) "
+                "for memory that does not grow with the limit."
+            ),
+            id="drf_ratelimit.W004",
+        )
+        for where, rate in _logged_rates()
+        if rate.limit > LOG_WARN_LIMIT
+    ]
+
+
+def _logged_rates() -> list[tuple[str, Rate]]:
+    """(where, rate) for every rate a sliding log keeps that can be known at start-up."""
+    project_default = conf.get("RATELIMIT_ALGORITHM")
+    throttle_rates = conf.drf_setting("DEFAULT_THROTTLE_RATES", {})
+    found: dict[tuple[str, Rate], None] = {}
+    for declaration in DECLARED:
+        name = declaration.algorithm or project_default or declaration.default_algorithm
+        if name != SLIDING_LOG.name:
+            continue
+        sources: list[tuple[str, Any]] = []
+        if declaration.rate is not None:
+            sources.append((declaration.where, declaration.rate))
+        elif declaration.scope == ANY_SCOPE:
+            sources += [(conf.throttle_rate_setting(s), r) for s, r in throttle_rates.items()]
+        elif declaration.scope in throttle_rates:
+            scope = declaration.scope
+            sources.append((conf.throttle_rate_setting(scope), throttle_rates[scope]))
+        for where, rate in sources:
+            found.update(dict.fromkeys((where, parsed) for parsed in _parsed_or_nothing(rate)))
+    return list(found)
+
+
+def _parsed_or_nothing(rate: Any) -> tuple[Rate, ...]:
+    """A literal rate's parts; nothing for a callable or a rate E005/E006 reports."""
+    if callable(rate) or (isinstance(rate, str) and is_dotted_path(rate)):
+        return ()
+    try:
+        return parse_rates(rate)
+    except ImproperlyConfigured:
+        return ()
 
 
 def _store() -> Store | None:

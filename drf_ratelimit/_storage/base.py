@@ -56,10 +56,20 @@ class Quotas:
 
     @classmethod
     def distinct(cls, algorithm: Algorithm, rates: Sequence[Rate], burst: int | None) -> Quotas:
-        """One quota per distinct rate (the same rate twice is one counter)."""
-        unique = tuple(dict.fromkeys(rates))
-        order = None if len(unique) == len(rates) else tuple(map(unique.index, rates))
-        return cls.compile(algorithm, unique, burst, order)
+        """One quota per key: the same rate twice is one counter, and rates an
+        algorithm keeps under one key (the sliding log's, per period) are one
+        quota with the strictest limit."""
+        compiled = [algorithm.quota(rate, burst) for rate in rates]
+        by_tag: dict[str, Quota] = {}
+        for quota in compiled:
+            kept = by_tag.get(quota.tag)
+            if kept is None or quota.limit < kept.limit:
+                by_tag[quota.tag] = quota
+        if len(by_tag) == len(compiled):
+            return cls.compile(algorithm, rates, burst)
+        tags = list(by_tag)
+        order = tuple(tags.index(quota.tag) for quota in compiled)
+        return cls.compile(algorithm, [quota.rate for quota in by_tag.values()], burst, order)
 
     @property
     def declared(self) -> int:

@@ -58,15 +58,21 @@ from drf_ratelimit.clock import FakeClock, use_clock
 from drf_ratelimit.core import get_usage
 from drf_ratelimit.decorators import ratelimit
 from drf_ratelimit.exceptions import CounterUnavailable, Ratelimited
-from drf_ratelimit.throttles import RatelimitThrottle
+from drf_ratelimit.throttles import AnonRateThrottle, RatelimitThrottle
 from drf_ratelimit.usage import Usage
-from tests.conftest import Backend, install_backend, skip_token_bucket_on_pylibmc
+from tests.conftest import (
+    NO_TOKEN_BUCKET_ON_PYLIBMC,
+    SWAPPING_ALGORITHMS,
+    Backend,
+    install_backend,
+    skip_token_bucket_on_pylibmc,
+)
 from tests.servers import REQUIRE_SERVERS, MemcachedServer, find_binary, free_port, wait_for_port
 
 T0 = 1_700_000_000.0
-FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET = NAMES
-ALGORITHMS = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET]
-TIMED = [SLIDING_WINDOW, TOKEN_BUCKET]
+FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG = NAMES
+ALGORITHMS = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG]
+TIMED = [SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG]
 REDIS_BACKENDS = ["redis", "django_redis"]
 CAS_BACKENDS = ["locmem", "memcached"]
 
@@ -112,6 +118,12 @@ def _declarations() -> Iterator[None]:
     saved = list(DECLARED)
     yield
     DECLARED[:] = saved
+
+
+def skip_token_bucket_on_pylibmc_for(backend: Backend, algorithm: str) -> None:
+    """pylibmc refuses the algorithms that need compare-and-swap (E008)."""
+    if backend.name == "pylibmc" and algorithm in SWAPPING_ALGORITHMS:
+        pytest.skip(NO_TOKEN_BUCKET_ON_PYLIBMC)
 
 
 def limit(
@@ -207,6 +219,12 @@ SEQUENCES: dict[str, list[tuple[int, bool, int, float | None, float]]] = {
         (3, False, 60, 60.0, 20.0),
         (4, True, 20, None, 20.0),
     ],
+    SLIDING_LOG: [
+        (1, False, 60, 60.0, 0.0),
+        (2, False, 60, 60.0, 0.0),
+        (3, False, 60, 60.0, 60.0),
+        (4, True, 60, 60.0, 60.0),
+    ],
 }
 
 
@@ -235,6 +253,7 @@ EDGE_ADMITTED = {
     FIXED_WINDOW: [5, 5, 0],  # 2N within one second: the fixed window's known weakness
     SLIDING_WINDOW: [5, 0, 2],  # 5 * 59.5/60 still weighs; half a window later 2.5 does
     TOKEN_BUCKET: [5, 0, 2],  # one token per 12 s
+    SLIDING_LOG: [5, 0, 0],  # the 5 of 39.5 s are in every minute until 99.5 s
 }
 
 
@@ -288,7 +307,7 @@ def test_sliding_window_forgets_the_previous_window_gradually(
     assert admitted == [1, 1, 0]
 
 
-RESET_AFTER = {FIXED_WINDOW: 40.0, SLIDING_WINDOW: 100.0, TOKEN_BUCKET: 60.0}
+RESET_AFTER = {FIXED_WINDOW: 40.0, SLIDING_WINDOW: 100.0, TOKEN_BUCKET: 60.0, SLIDING_LOG: 60.0}
 
 
 def test_the_whole_quota_is_back_after_reset_after(
@@ -340,10 +359,11 @@ def test_a_check_of_several_limits_charges_all_or_none(
     assert fields(denied[0]) == fields(before[0])
     assert [fields(u) for u in peek(both, algorithm)] == [fields(u) for u in before]
 
-    # Charging denied requests charges every rate of the check.
+    # Charging denied requests charges every rate of the check (the log keeps
+    # only the newest N entries, so it stays at the limit).
     assert flags(run(both, algorithm, count_denied=True)) == [False, True]
     after = peek(both, algorithm)
-    assert [u.count for u in after] == [1, 4]
+    assert [u.count for u in after] == [1, 3 if algorithm == SLIDING_LOG else 4]
 
 
 #: retry_after of 3 denied requests after 3 admitted (3/60 s at T0), without and with
@@ -352,7 +372,11 @@ DENIED_RETRIES = {
     FIXED_WINDOW: ([40.0] * 3, [40.0] * 3),
     SLIDING_WINDOW: ([60.0] * 3, [70.0, 76.0, 80.0]),
     TOKEN_BUCKET: ([20.0] * 3, [40.0, 60.0, 80.0]),
+    SLIDING_LOG: ([60.0] * 3, [60.0] * 3),  # a period after the newest N, at most
 }
+#: Counts of those 3 denied requests, and the count after them, with count_denied.
+#: The log keeps the newest N entries only, so its lockout never grows past a period.
+CHARGED_DENIAL_COUNTS = {SLIDING_LOG: ([4, 4, 4], 3)}
 
 
 @pytest.mark.parametrize("count_denied", [False, True])
@@ -365,10 +389,11 @@ def test_count_denied_charges_denied_requests(
     denied = [one(lim, algorithm, count_denied=count_denied) for _ in range(3)]
 
     assert flags(denied) == [True] * 3
-    assert [u.count for u in denied] == ([4, 5, 6] if count_denied else [4, 4, 4])
+    counts, after = CHARGED_DENIAL_COUNTS.get(algorithm, ([4, 5, 6], 6))
+    assert [u.count for u in denied] == (counts if count_denied else [4, 4, 4])
     assert [u.retry_after for u in denied] == DENIED_RETRIES[algorithm][count_denied]
     (state,) = peek([lim], algorithm)
-    assert state.count == (6 if count_denied else 3)
+    assert state.count == (after if count_denied else 3)
     assert assert_retry_is_exact(clock, [lim], algorithm) == denied[-1].retry_after
 
 
@@ -385,7 +410,7 @@ def test_a_request_may_cost_more_than_one(
 
 
 #: Seconds until a cost-2 request fits after 4 of 5 were used at T0.
-COST_TWO_WAIT = {FIXED_WINDOW: 40.0, SLIDING_WINDOW: 55.0, TOKEN_BUCKET: 12.0}
+COST_TWO_WAIT = {FIXED_WINDOW: 40.0, SLIDING_WINDOW: 55.0, TOKEN_BUCKET: 12.0, SLIDING_LOG: 60.0}
 
 
 def test_retry_after_is_for_a_request_of_the_same_cost(
@@ -524,12 +549,35 @@ class Model:
         self.interval = gcra.interval_us(count, period)
         self.windows: dict[int, int] = {}
         self.tat = 0
+        self.admitted: list[int] = []
 
     def decide(self, now: int, cost: int) -> tuple[bool, int, int]:
         """(should_limit, count, retry_after in µs) for a request of ``cost``."""
         if self.algorithm == SLIDING_WINDOW:
             return self._sliding(now, cost)
+        if self.algorithm == SLIDING_LOG:
+            return self._log(now, cost)
         return self._token(now, cost)
+
+    def _log(self, now: int, cost: int) -> tuple[bool, int, int]:
+        """DRF's log, written plainly: the times of the admitted requests, and
+        the retry found by trying every moment one of them expires."""
+        recent = [t for t in self.admitted if t > now - self.period_us]
+        denied = len(recent) + cost > self.count
+        if not denied:
+            recent += [max([now, *recent])] * cost
+        self.admitted = recent
+
+        def admits(at: int) -> bool:
+            return sum(t > at - self.period_us for t in recent) + cost <= self.count
+
+        if admits(now):
+            retry = 0
+        elif cost > self.count:
+            retry = max(recent) + self.period_us - now if recent else self.period_us
+        else:
+            retry = min(t + self.period_us for t in recent if admits(t + self.period_us)) - now
+        return denied, len(recent) + (cost if denied else 0), retry
 
     def _sliding(self, now: int, cost: int) -> tuple[bool, int, int]:
         index, into = (
@@ -590,7 +638,8 @@ def test_get_usage_with_another_algorithm_does_not_charge_denied_requests(
 
     settings.RATELIMIT_COUNT_DENIED = True
     usage_of(request)
-    assert usage_of(request, increment=False).count == 4
+    # The log keeps the newest N entries only: charged, but it stays at the limit.
+    assert usage_of(request, increment=False).count == (3 if algorithm == SLIDING_LOG else 4)
 
 
 def test_the_count_denied_setting_applies_to_the_fixed_window_too(
@@ -696,7 +745,12 @@ def call(view: Callable[..., Any], method: str = "get", **params: Any) -> Any:
     return view(request)
 
 
-RETRY_AFTER_HEADER = {FIXED_WINDOW: "40", SLIDING_WINDOW: "60", TOKEN_BUCKET: "20"}
+RETRY_AFTER_HEADER = {
+    FIXED_WINDOW: "40",
+    SLIDING_WINDOW: "60",
+    TOKEN_BUCKET: "20",
+    SLIDING_LOG: "60",
+}
 
 
 def test_a_throttle_with_an_algorithm(backend: Backend, clock: FakeClock, algorithm: str) -> None:
@@ -723,6 +777,21 @@ def test_throttles_default_to_the_sliding_window(
     responses = [call(view) for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert responses[-1]["Retry-After"] == RETRY_AFTER_HEADER[setting or SLIDING_WINDOW]
+
+
+@pytest.mark.parametrize("setting", [None, *ALGORITHMS])
+def test_drop_ins_default_to_drfs_sliding_log(
+    backend: Backend, clock: FakeClock, settings: Any, setting: str | None
+) -> None:
+    """DRF's own classes, replaced: RATELIMIT_ALGORITHM, else DRF's algorithm."""
+    if setting is not None:
+        settings.RATELIMIT_ALGORITHM = setting
+    skip_token_bucket_on_pylibmc_for(backend, setting or SLIDING_LOG)
+    throttle = type("DropIn", (AnonRateThrottle,), {"rate": "3/m", "__module__": __name__})
+    view = throttled_view(throttle)  # type: ignore[arg-type]
+    responses = [call(view) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[-1]["Retry-After"] == RETRY_AFTER_HEADER[setting or SLIDING_LOG]
 
 
 @pytest.mark.parametrize("how", ["attribute", "setting"])
@@ -808,16 +877,17 @@ def test_throttle_wait_is_exact(backend: Backend, clock: FakeClock, algorithm: s
     request = Request(APIRequestFactory().get("/", REMOTE_ADDR="10.5.5.5"))
     view = APIView()
     clock.time = T0 + 0.25
-    allowed = [throttle.allow_request(request, view) for _ in range(8)]
-    assert allowed == [True] * 7 + [False]
+    assert [throttle.allow_request(request, view) for _ in range(7)] == [True] * 7
+    clock.time = T0 + 0.5
+    assert throttle.allow_request(request, view) is False
     wait = throttle.wait()
     assert wait is not None
     assert wait == throttle.usages[0].retry_after > 0
-    assert wait != math.ceil(wait)  # 60/7 s is not whole: exact, not rounded
+    assert wait != math.ceil(wait)  # not a whole number of seconds: exact, not rounded
 
-    clock.time = T0 + 0.25 + wait - 0.000_01
+    clock.time = T0 + 0.5 + wait - 0.000_01
     assert throttle.allow_request(request, view) is False
-    clock.time = T0 + 0.25 + wait
+    clock.time = T0 + 0.5 + wait
     assert throttle.allow_request(request, view) is True
 
 
@@ -909,12 +979,15 @@ def test_redis_with_the_app_clocks_would_not_hold_the_limit(
     redis_backend: Backend, algorithm: str
 ) -> None:
     """The control for the test above: the same disagreeing clocks passed in as
-    ``now`` (what deciding on the app's clock would mean) break the limit."""
+    ``now`` (what deciding on the app's clock would mean) break the limit.
+
+    Except the sliding log's: it stamps an entry no earlier than the newest,
+    so a clock that jumps back still finds the entries a faster one wrote."""
     readings = itertools.cycle([1e9, 0.0])
     lim = limit(5, 60, value="control")
     usages = [check([lim], algorithm=algorithm, now=next(readings)) for _ in range(8)]
     admitted = sum(not u[0].should_limit for u in usages if u is not None)
-    assert admitted != 5
+    assert (admitted == 5) is (algorithm == SLIDING_LOG)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -1026,8 +1099,11 @@ def two_rate_keys(algorithm: str, value: str) -> tuple[Quotas, list[str]]:
 
 
 def counts_before(found: Sequence[Any]) -> list[int]:
-    """The count each quota had before the request (fixed and sliding window)."""
-    return [state if isinstance(state, int) else state.current for state in found]
+    """The count each quota had before the request (fixed and sliding window, sliding log)."""
+    return [
+        state if isinstance(state, int) else getattr(state, "current", None) or state[0]
+        for state in found
+    ]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -1,4 +1,4 @@
-"""Exactly the limit passes under contention, for the sliding window and the token bucket.
+"""Exactly the limit passes under contention: sliding window, token bucket and sliding log.
 
 Same harness as test_concurrency.py (tests/storage/hammer.py): spawned
 processes x threads, one shared barrier per round, the clock frozen so no
@@ -35,7 +35,7 @@ from drf_ratelimit._spec.rates import Rate, parse_rate
 from tests.conftest import Backend, cache_config, install_backend, skip_token_bucket_on_pylibmc
 from tests.storage import hammer
 
-SLIDING_WINDOW, TOKEN_BUCKET = NAMES[1:]
+SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG = NAMES[1:]
 
 pytestmark = pytest.mark.concurrency
 
@@ -118,7 +118,7 @@ def _no_token_bucket_on_pylibmc(request: pytest.FixtureRequest) -> None:
     skip_token_bucket_on_pylibmc(request)
 
 
-@pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET])
+@pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG])
 def test_processes_and_threads_admit_exactly_the_limit(
     shared_backend: Backend, algorithm: str
 ) -> None:
@@ -130,7 +130,7 @@ def test_processes_and_threads_admit_exactly_the_limit(
     assert final_counts(config) == expected_counts()
 
 
-@pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET])
+@pytest.mark.parametrize("algorithm", [SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG])
 def test_locmem_threads_admit_exactly_the_limit(
     request: pytest.FixtureRequest, settings: Any, algorithm: str
 ) -> None:

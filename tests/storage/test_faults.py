@@ -28,7 +28,7 @@ from drf_ratelimit.decorators import ratelimit
 from drf_ratelimit.exceptions import Ratelimited
 from drf_ratelimit.throttles import AnonRateThrottle
 from drf_ratelimit.usage import FAIL_CLOSED, Usage
-from tests.conftest import SHARED_BACKENDS, cache_config
+from tests.conftest import SHARED_BACKENDS, cache_config, let_drop_ins_run_on
 from tests.servers import Server, new_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("clock")]
@@ -179,6 +179,7 @@ def test_drf_answers_429_or_200_during_an_outage_never_500(
     server: Server, backend_name: str, settings: Any, fail_open: bool
 ) -> None:
     settings.RATELIMIT_FAIL_OPEN = fail_open
+    let_drop_ins_run_on(backend_name, settings)
     assert throttled().status_code == 200
 
     server.stop()

@@ -97,5 +97,5 @@ class HealthView(APIView):
 
 EDGE_VIEWS = {
     algorithm: _edge_view(algorithm)
-    for algorithm in ("fixed-window", "sliding-window", "token-bucket")
+    for algorithm in ("fixed-window", "sliding-window", "token-bucket", "sliding-log")
 }
