@@ -129,4 +129,3 @@ def test_the_comparison_can_fail(backend: Backend, request: pytest.FixtureReques
     NOW[0] = 1_700_000_000.0
     outcomes = [(decide([drf_class], "10.9.9.9"), decide([looser], "10.9.9.9")) for _ in range(4)]
     assert any(theirs != mine for theirs, mine in outcomes)
-

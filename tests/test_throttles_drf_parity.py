@@ -8,8 +8,8 @@ DRF's; what changed is only the plumbing:
 * the timer is replaced through ``monkeypatch`` (DRF assigns ``cls.timer`` and
   never restores it), or through a ``TIMER_SECONDS`` class attribute on a class
   built fresh for each test, as DRF's XY and XFF throttles do;
-* ``NUM_PROXIES`` comes from the ``settings`` fixture (DRF calls ``setattr`` on
-  ``api_settings`` and never resets it);
+* ``NUM_PROXIES`` is set on ``api_settings`` as in DRF, through ``monkeypatch``
+  (DRF never resets it);
 * ``SimpleRateThrottle.scope`` is set on a subclass, not on DRF's base class.
 
 The module runs on the drop-ins' defaults, so under DRF's own algorithm
@@ -39,6 +39,7 @@ from rest_framework import decorators as drf_decorators
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -453,7 +454,7 @@ def test_instance_attributes_after_a_request(set_timer: SetTimer) -> None:
 
 
 @pytest.fixture
-def xff(settings: Any) -> SimpleNamespace:
+def xff(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     class Throttle(ScopedRateThrottle):
         THROTTLE_RATES = {"test_limit": "1/day"}  # noqa: RUF012 (as in DRF)
         TIMER_SECONDS = 0
@@ -473,7 +474,7 @@ def xff(settings: Any) -> SimpleNamespace:
     request.META["HTTP_X_FORWARDED_FOR"] = "0.0.0.0, 1.1.1.1, 2.2.2.2"
 
     def config_proxy(num_proxies: int | None) -> None:
-        settings.REST_FRAMEWORK = {"NUM_PROXIES": num_proxies}
+        monkeypatch.setattr(api_settings, "NUM_PROXIES", num_proxies)  # as DRF's tests do
 
     return SimpleNamespace(view=View.as_view(), request=request, config_proxy=config_proxy)
 
@@ -501,6 +502,24 @@ def test_xff_spoofing_doesnt_change_machine_id(
     assert xff.view(xff.request).status_code == 200
     xff.request.META["HTTP_X_FORWARDED_FOR"] = spoofed
     assert xff.view(xff.request).status_code == 429
+
+
+def test_num_proxies_from_the_settings_is_followed_too(
+    backend: Backend, xff: SimpleNamespace, settings: Any
+) -> None:
+    """``override_settings(REST_FRAMEWORK=...)`` reloads DRF's ``api_settings``."""
+    settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
+    assert xff.view(xff.request).status_code == 200
+    xff.request.META["HTTP_X_FORWARDED_FOR"] = "4.4.4.4, 5.5.5.5, 2.2.2.2"
+    assert xff.view(xff.request).status_code == 429
+    xff.request.META["HTTP_X_FORWARDED_FOR"] = "4.4.4.4, 5.5.5.5, 6.6.6.6"
+    assert xff.view(xff.request).status_code == 200
+
+
+def test_a_bad_num_proxies_on_api_settings_is_named(xff: SimpleNamespace) -> None:
+    xff.config_proxy("2")
+    with pytest.raises(ImproperlyConfigured, match=r"REST_FRAMEWORK\['NUM_PROXIES'\]='2'"):
+        xff.view(xff.request)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from drf_ratelimit._ops.checks import (
     check_cache,
     check_declared_limits,
     check_default_throttles,
+    check_log_memory,
     check_settings,
     check_throttle_rates,
 )
@@ -357,6 +358,66 @@ def test_e008_follows_the_project_default_for_limits_that_name_no_algorithm(
     messages = check_algorithms()
     assert ids(messages) == ["drf_ratelimit.E008", "drf_ratelimit.E008"]
     assert {m.msg.split(":")[0] for m in messages} >= {"RATELIMIT_ALGORITHM"}
+
+
+PYLIBMC = "django.core.cache.backends.memcached.PyLibMCCache"
+
+
+def test_e008_a_drop_in_subclass_on_pylibmc_is_refused(settings: Any) -> None:
+    """The drop-ins' default, the sliding log, needs compare-and-swap."""
+    from drf_ratelimit.throttles import AnonRateThrottle
+
+    use_cache(settings, PYLIBMC, LOCATION="127.0.0.1:1")
+
+    class LoginThrottle(AnonRateThrottle):
+        rate = "5/m"
+
+    messages = check_algorithms()
+    assert ids(messages) == ["drf_ratelimit.E008"]
+    assert "LoginThrottle" in messages[0].msg and "'sliding-log'" in messages[0].msg
+    assert "sliding-window" in str(messages[0].hint)
+    settings.RATELIMIT_ALGORITHM = "sliding-window"
+    assert check_algorithms() == []
+
+
+def test_e008_sees_the_packages_own_classes_in_default_throttle_classes(settings: Any) -> None:
+    use_cache(settings, PYLIBMC, LOCATION="127.0.0.1:1")
+    assert check_algorithms() == []  # importing the drop-ins declares nothing
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_THROTTLE_CLASSES": ["drf_ratelimit.throttles.UserRateThrottle"]
+    }
+    messages = check_algorithms()
+    assert ids(messages) == ["drf_ratelimit.E008"]
+    assert "DEFAULT_THROTTLE_CLASSES: UserRateThrottle" in messages[0].msg
+
+
+def test_w004_a_long_sliding_log_is_pointed_out(settings: Any) -> None:
+    from drf_ratelimit.throttles import ScopedRateThrottle, UserRateThrottle
+
+    class Sustained(UserRateThrottle):
+        rate = "5000/day"
+
+    class Burst(UserRateThrottle):
+        rate = "60/min"
+
+    class Flat(UserRateThrottle):
+        rate = "5000/day"
+        algorithm = "sliding-window"
+
+    messages = check_log_memory()
+    assert ids(messages) == ["drf_ratelimit.W004"]
+    assert "Sustained" in messages[0].msg and "5,000 entries" in messages[0].msg
+    assert "sliding-window" in str(messages[0].hint)
+
+    class ByView(ScopedRateThrottle):
+        pass
+
+    settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"uploads": "2000/h", "login": "5/m"}}
+    messages = check_log_memory()
+    assert ids(messages) == ["drf_ratelimit.W004"] * 2
+    assert "['uploads']" in messages[1].msg
+    settings.RATELIMIT_ALGORITHM = "sliding-window"
+    assert check_log_memory() == []
 
 
 def test_e009_every_other_setting_is_validated_at_start_up(settings: Any) -> None:

@@ -147,6 +147,8 @@ SCRIPT_BODIES = {
     "fixed-window": {"incrby": 2},
     "sliding-window": {"hmget": 2, "hincrby": 2},
     "token-bucket": {"get": 2, "set": 2},
+    # The newest and oldest entries, the length; then the charge and its expiry.
+    "sliding-log": {"lindex": 4, "llen": 2, "rpush": 2, "pexpire": 2},
 }
 
 
