@@ -262,21 +262,30 @@ def _logged_rates() -> list[tuple[str, Rate]]:
     project_default = conf.get("RATELIMIT_ALGORITHM")
     throttle_rates = conf.drf_setting("DEFAULT_THROTTLE_RATES", {})
     found: dict[tuple[str, Rate], None] = {}
-    for declaration in DECLARED:
-        name = declaration.algorithm or project_default or declaration.default_algorithm
-        if name != SLIDING_LOG.name:
+    named = [
+        (where, throttle.algorithm, throttle.default_algorithm, throttle.rate, _scope_of(throttle))
+        for where, throttle in _default_ratelimit_throttles()
+    ]
+    declared = [(d.where, d.algorithm, d.default_algorithm, d.rate, d.scope) for d in DECLARED]
+    for where, algorithm, default, rate, scope in declared + named:
+        if (algorithm or project_default or default) != SLIDING_LOG.name:
             continue
         sources: list[tuple[str, Any]] = []
-        if declaration.rate is not None:
-            sources.append((declaration.where, declaration.rate))
-        elif declaration.scope == ANY_SCOPE:
+        if rate is not None:
+            sources.append((where, rate))
+        elif scope == ANY_SCOPE:
             sources += [(conf.throttle_rate_setting(s), r) for s, r in throttle_rates.items()]
-        elif declaration.scope in throttle_rates:
-            scope = declaration.scope
+        elif scope in throttle_rates:
             sources.append((conf.throttle_rate_setting(scope), throttle_rates[scope]))
         for where, rate in sources:
             found.update(dict.fromkeys((where, parsed) for parsed in _parsed_or_nothing(rate)))
     return list(found)
+
+
+def _scope_of(throttle: Any) -> str | None:
+    """The scope whose rate a throttle class uses (``ANY_SCOPE``: the view's)."""
+    declared_scope = getattr(throttle, "_declared_scope", None)
+    return declared_scope() if callable(declared_scope) else None
 
 
 def _parsed_or_nothing(rate: Any) -> tuple[Rate, ...]:

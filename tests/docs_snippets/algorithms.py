@@ -6,7 +6,7 @@ from django.http import HttpResponse
 
 # --8<-- [start:settings]
 # settings.py
-RATELIMIT_ALGORITHM = "sliding-window"  # unset: fixed window for @ratelimit, sliding for throttles
+RATELIMIT_ALGORITHM = "sliding-window"  # unset: each kind's default (docs/algorithms.md)
 RATELIMIT_COUNT_DENIED = None  # unset: only @ratelimit's fixed window charges denied requests
 # --8<-- [end:settings]
 

@@ -420,6 +420,16 @@ def test_w004_a_long_sliding_log_is_pointed_out(settings: Any) -> None:
     assert check_log_memory() == []
 
 
+def test_w004_sees_the_packages_own_classes_in_default_throttle_classes(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_THROTTLE_CLASSES": ["drf_ratelimit.throttles.UserRateThrottle"],
+        "DEFAULT_THROTTLE_RATES": {"user": "5000/day", "anon": "10/min"},
+    }
+    messages = check_log_memory()
+    assert ids(messages) == ["drf_ratelimit.W004"]
+    assert "['user']" in messages[0].msg
+
+
 def test_e009_every_other_setting_is_validated_at_start_up(settings: Any) -> None:
     """Each bad setting is its own error, with the message a request would raise."""
     assert check_settings() == []
