@@ -23,6 +23,7 @@ from drf_ratelimit._algorithms.sliding_log import (
     stamp,
 )
 from drf_ratelimit._spec.rates import Rate
+from drf_ratelimit._storage import Quotas
 
 NOW = 1_700_000_000 * US
 P = 60 * US
@@ -144,3 +145,12 @@ def test_property_retry_after_is_exact(limit: int, arrivals: list[tuple[int, int
             continue
         assert not SLIDING_LOG.step(q, stored, cost, now + wait - 1).allowed
         assert SLIDING_LOG.step(q, stored, cost, now + wait).allowed
+
+
+def test_rates_of_one_period_share_one_log_with_the_stricter_limit() -> None:
+    """Their keys are the same, so they are one quota; each declared rate still
+    gets a usage, both from that quota."""
+    quotas = Quotas.distinct(SLIDING_LOG, [Rate(10, 60), Rate(5, 60), Rate(100, 3600)], None)
+    assert [q.limit for q in quotas.items] == [5, 100]
+    assert quotas.order == (0, 0, 1)
+    assert quotas.declared == 3
