@@ -17,7 +17,7 @@ from benchmarks.environment import REDIS
 if TYPE_CHECKING:  # importing the rows needs Django configured first
     from benchmarks.per_check import Settings
 
-SECTIONS = ("per-check", "limits", "clients", "e2e", "calls", "targets")
+SECTIONS = ("per-check", "limits", "clients", "e2e", "calls", "memory", "targets")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     wanted = set(args.sections.split(","))
     with environment.servers() as running:
         environment.configure_django(running)
-        from benchmarks import per_check, report, sections, targets
+        from benchmarks import memory, per_check, report, sections, targets
 
         settings = run_settings(args)
         benches = per_check.benches(running)
@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             e2e_ratios = run_e2e(running, args)
         if "calls" in wanted:
             emit(sections.calls_section(benches))
+        if "memory" in wanted:
+            emit(
+                memory.section(benches, memory.QUICK_LIMITS if args.quick else memory.MEMORY_LIMITS)
+            )
         if tables is not None and "targets" in wanted:
             emit(targets.section(tables, e2e_ratios, settings))
 

@@ -23,11 +23,15 @@ HARNESS = "benchmarks"
 
 @dataclass(frozen=True)
 class Calls:
-    """Per check, averaged over the checks counted (equal in the steady state)."""
+    """Per check, averaged over the checks counted (equal in the steady state).
+
+    ``commands``: the Redis commands that reached the server per check (counted
+    at the server, by :mod:`benchmarks.observe`), where they were counted."""
 
     python: float
     package: float
     modules: int
+    commands: float | None = None
 
 
 def in_package(module: str, package: str) -> bool:

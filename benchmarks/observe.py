@@ -14,6 +14,7 @@ Bytes are what the server reports for the keys a row created: Redis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -34,6 +35,8 @@ MEMCACHED_COMMANDS = (
     "delete_misses",
 )
 SENTINEL = "drf-ratelimit-benchmark-end"
+#: A sliding log's key ends with its period: ``...}sl3600s``.
+SLIDING_LOG_KEY = re.compile(rb"\}sl\d+s$")
 
 
 class Observer(Protocol):
@@ -73,7 +76,7 @@ class RedisObserver:
     def round_trips(self, run: Callable[[], None]) -> int:
         observer = self.clients[0]
         seen: list[tuple[str, str]] = []
-        with observer.monitor() as monitor:
+        with observer.monitor() as monitor:  # type: ignore[no-untyped-call]
             run()
             observer.echo(SENTINEL)  # MONITOR streams in server order: this marks the end
             while True:
@@ -86,21 +89,40 @@ class RedisObserver:
         return sum(1 for kind, peer in seen if kind != "lua" and peer != sentinel_peer)
 
     def set_counters(self, value: int) -> None:
-        """Fixed-window counters (integers) and the sliding window's current count
-        (field ``c`` of its hash). A token bucket's timestamp is left alone: its
-        cost does not depend on how full the bucket is. Lists (limits' moving
-        window) are left to the row's own prefill: GET on one answers WRONGTYPE."""
+        """Fixed-window counters (integers), the sliding window's current count
+        (field ``c`` of its hash) and the sliding log (a list of ``value`` times,
+        see :func:`fill_log`). A token bucket's timestamp is left alone: its
+        cost does not depend on how full the bucket is. Other lists (limits'
+        moving window) are left to the row's own prefill."""
         for client in self.clients:
             for key in client.scan_iter(count=1000):
                 kind = client.type(key)
                 if kind == b"hash":
                     client.hset(key, "c", value)
                     continue
+                if kind == b"list" and SLIDING_LOG_KEY.search(key):
+                    fill_log(client, key, value)
+                    continue
                 if kind != b"string":
                     continue
                 stored = client.get(key)
                 if stored is not None and stored.isdigit() and int(stored) < 10**12:
                     client.set(key, value, keepttl=True)
+
+
+def fill_log(client: redis.Redis, key: bytes, entries: int) -> None:
+    """A sliding log of ``entries`` admitted requests: its newest time, repeated
+    (still inside the period, so none expires), with the key's time to live kept."""
+    newest = client.lindex(key, -1)
+    ttl = client.pttl(key)
+    if newest is None or ttl <= 0:
+        return
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(key)
+    for start in range(0, entries, 10_000):
+        pipe.rpush(key, *[newest] * min(10_000, entries - start))
+    pipe.pexpire(key, ttl)
+    pipe.execute()
 
 
 class MemcachedObserver:

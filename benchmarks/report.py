@@ -92,20 +92,27 @@ def count(value: float) -> str:
 
 
 def calls_table(columns: Sequence[str], counted: Sequence[dict[str, Calls]]) -> str:
-    """One row per check, for each backend its calls, drf_ratelimit's calls and modules."""
+    """One row per check, for each backend its calls, drf_ratelimit's calls and modules,
+    and its Redis commands where they were counted."""
     names = list(dict.fromkeys(name for backend in counted for name in backend))
     cells = ("Python calls", "drf_ratelimit calls", "drf_ratelimit modules")
-    header = ["check"] + [f"{column}: {cell}" for column in columns for cell in cells]
+    commands = [any(c.commands is not None for c in backend.values()) for backend in counted]
+    header = ["check"]
+    for column, with_commands in zip(columns, commands, strict=True):
+        header += [f"{column}: {cell}" for cell in cells]
+        header += [f"{column}: Redis commands"] if with_commands else []
     rows = []
     for name in names:
         row = [name]
-        for backend in counted:
+        for backend, with_commands in zip(counted, commands, strict=True):
             calls = backend.get(name)
-            row += (
-                ["-"] * 3
-                if calls is None
-                else [count(calls.python), count(calls.package), str(calls.modules)]
-            )
+            width = 3 + with_commands
+            if calls is None:
+                row += ["-"] * width
+                continue
+            row += [count(calls.python), count(calls.package), str(calls.modules)]
+            if with_commands:
+                row.append("-" if calls.commands is None else count(calls.commands))
         rows.append(row)
     return markdown(header, rows)
 

@@ -41,12 +41,15 @@ REDIS_FLOOR = "bare INCR (redis-py, same pool)"
 ENGINE_FIXED = "drf_ratelimit engine.check fixed-window"
 ENGINE_SLIDING = "drf_ratelimit engine.check sliding-window"
 ENGINE_TOKEN = "drf_ratelimit engine.check token-bucket"
+ENGINE_LOG = "drf_ratelimit engine.check sliding-log"
 IS_RATELIMITED = "drf_ratelimit is_ratelimited"
 VIEW_DECORATOR = "drf_ratelimit @ratelimit view"
 ANON_THROTTLE = "drf_ratelimit AnonRateThrottle"
 THROTTLE = "drf_ratelimit RatelimitThrottle"
 THROTTLE_TWO_RATES = "drf_ratelimit RatelimitThrottle two rates"
 THROTTLE_TOKEN = "drf_ratelimit RatelimitThrottle token-bucket"
+THROTTLE_LOG = "drf_ratelimit RatelimitThrottle sliding-log"
+THROTTLE_LOG_TWO_RATES = "drf_ratelimit RatelimitThrottle sliding-log two rates"
 DJANGO_RATELIMIT = "django-ratelimit 4.1 is_ratelimited"
 DRF_ANON = "DRF AnonRateThrottle"
 LIMITS_FIXED = "limits FixedWindowRateLimiter"
@@ -166,15 +169,20 @@ def throttle_class(name: str, **attributes: Any) -> type[BaseThrottle]:
 def drf_ratelimit_rows(s: Scenario) -> list[Row]:
     """Every drf_ratelimit entry point and algorithm: one line per configuration.
 
-    The decorator and ``is_ratelimited`` count in the fixed window, the throttles
-    in the sliding window (their defaults)."""
+    The decorator and ``is_ratelimited`` count in the fixed window, RatelimitThrottle
+    in the sliding window and the drop-ins (AnonRateThrottle) in the sliding log
+    (their defaults)."""
     rate = s.parsed_rate()
-    args = {"group": "bench", "key": "ip", "rate": s.rate, "increment": True}
+    args: dict[str, Any] = {"group": "bench", "key": "ip", "rate": s.rate, "increment": True}
     view = ratelimit(group="bench-view", key="ip", rate=s.rate, block=False)(plain_view)
     anon = type("BenchAnon", (throttles.AnonRateThrottle,), {"rate": s.rate})
     per_ip = throttle_class("BenchPerIp", rate=s.rate)
     two_rates = throttle_class("BenchTwoRates", rate=[s.rate, s.daily_rate])
     token = throttle_class("BenchToken", rate=s.rate, algorithm="token-bucket")
+    log = throttle_class("BenchLog", rate=s.rate, algorithm="sliding-log")
+    log_two_rates = throttle_class(
+        "BenchLogTwoRates", rate=[s.rate, s.daily_rate], algorithm="sliding-log"
+    )
 
     def engine(algorithm: str) -> Callable[[str], Check]:
         return lambda ip: partial(check, [Limit("bench", rate, ip)], algorithm=algorithm)
@@ -186,12 +194,15 @@ def drf_ratelimit_rows(s: Scenario) -> list[Row]:
         ours(s, ENGINE_FIXED, engine("fixed-window")),
         ours(s, ENGINE_SLIDING, engine("sliding-window")),
         ours(s, ENGINE_TOKEN, engine("token-bucket")),
+        ours(s, ENGINE_LOG, engine("sliding-log")),
         ours(s, IS_RATELIMITED, lambda ip: partial(is_ratelimited, django_request(ip), **args)),
         ours(s, VIEW_DECORATOR, lambda ip: partial(view, django_request(ip))),
         ours(s, ANON_THROTTLE, throttled(anon)),
         ours(s, THROTTLE, throttled(per_ip)),
         ours(s, THROTTLE_TWO_RATES, throttled(two_rates)),
         ours(s, THROTTLE_TOKEN, throttled(token)),
+        ours(s, THROTTLE_LOG, throttled(log)),
+        ours(s, THROTTLE_LOG_TWO_RATES, throttled(log_two_rates)),
     ]
 
 
@@ -199,10 +210,15 @@ def drf_ratelimit_rows(s: Scenario) -> list[Row]:
 
 
 def django_ratelimit_row(scenario: Scenario) -> Row:
-    from django_ratelimit.core import is_ratelimited as upstream
+    from django_ratelimit.core import is_ratelimited as upstream  # type: ignore[import-untyped]
 
     def make(ip: str) -> Check:
-        args = {"group": "bench", "key": "ip", "rate": scenario.rate, "increment": True}
+        args: dict[str, Any] = {
+            "group": "bench",
+            "key": "ip",
+            "rate": scenario.rate,
+            "increment": True,
+        }
         return partial(upstream, django_request(ip), **args)
 
     return Row(DJANGO_RATELIMIT, PEER, per_client(scenario, make))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from benchmarks import calls, per_check, report
 from benchmarks.environment import BACKENDS, LABELS, LOCMEM, REDIS, Servers
+from benchmarks.observe import RedisObserver
 from benchmarks.per_check import (
     CLIENTS,
     CLIENTS_LIMIT,
@@ -22,6 +24,8 @@ from benchmarks.rows import (
     LIMITS_FIXED,
     REDIS_FLOOR,
     THROTTLE,
+    THROTTLE_LOG,
+    THROTTLE_LOG_TWO_RATES,
     THROTTLE_TOKEN,
     THROTTLE_TWO_RATES,
     VIEW_DECORATOR,
@@ -41,6 +45,8 @@ CALL_ROWS = (
     THROTTLE,
     THROTTLE_TWO_RATES,
     THROTTLE_TOKEN,
+    THROTTLE_LOG,
+    THROTTLE_LOG_TWO_RATES,
     REDIS_FLOOR,
     DJANGO_RATELIMIT,
     LIMITS_FIXED,
@@ -128,14 +134,21 @@ def clients_section(
 
 def count_calls(bench: Bench, scenario: Scenario = MAIN_SCENARIO) -> dict[str, calls.Calls]:
     """Calls of one steady-state check per row: every client has sent two checks
-    before (keys exist, scripts are loaded), then one turn of all clients is counted."""
+    before (keys exist, scripts are loaded), then one turn of all clients is counted;
+    on Redis, the commands of one more turn too (counted at the server)."""
     counted = {}
     with bench.active():
         rows = {row.name: row for row in all_rows(bench.target, scenario)}
         for name in CALL_ROWS:
             if name in rows:
-                per_check.repeat(rows[name].check, 2 * scenario.clients)()
-                counted[name] = calls.count(rows[name].check, scenario.clients, "drf_ratelimit")
+                check = rows[name].check
+                per_check.repeat(check, 2 * scenario.clients)()
+                found = calls.count(check, scenario.clients, "drf_ratelimit")
+                if isinstance(bench.observer, RedisObserver):
+                    turn = per_check.repeat(check, scenario.clients)
+                    sent = bench.observer.round_trips(turn) / scenario.clients
+                    found = replace(found, commands=sent)
+                counted[name] = found
     return counted
 
 
@@ -153,8 +166,9 @@ def calls_section(benches: dict[str, Bench]) -> str:
             f"{MAIN_SCENARIO.clients} clients at {MAIN_SCENARIO.rate}, averaged; the benchmark's "
             "own wrappers excluded, builtins not counted, a generator counted once per "
             "resumption): all of them, those defined in `drf_ratelimit`, and how many of its "
-            "modules those are in. Deterministic, unlike the timings: a rise is a change in the "
-            "hot path.",
+            "modules those are in; on Redis also the commands that reached the server per check "
+            "(one more turn, counted with `MONITOR`; a script's own commands not counted). "
+            "Deterministic, unlike the timings: a rise is a change in the hot path.",
             "",
             report.calls_table(list(CALL_BACKENDS.values()), list(counted.values())),
         ]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -12,18 +13,23 @@ from typing import Any
 import pytest
 
 from benchmarks import __main__ as cli
-from benchmarks import e2e, environment, per_check, sections, targets
+from benchmarks import algorithm_fidelity, e2e, environment, memory, per_check, sections, targets
 from benchmarks.environment import BACKENDS, DJANGO_REDIS, LABELS, LOCMEM, MEMCACHED, REDIS, Servers
 from benchmarks.per_check import MAIN_SCENARIO, Bench, Settings
 from benchmarks.rows import (
+    ANON_THROTTLE,
     DJANGO_RATELIMIT,
+    ENGINE_LOG,
     FLOOR,
     LIMITS_MOVING,
     OURS,
     PEER,
     THROTTLE,
+    THROTTLE_LOG,
+    THROTTLE_LOG_TWO_RATES,
     THROTTLE_TWO_RATES,
 )
+from drf_ratelimit._algorithms import NAMES
 
 pytestmark = [pytest.mark.redis, pytest.mark.memcached]
 
@@ -61,7 +67,7 @@ def test_every_row_of_every_backend_is_measured(benches: dict[str, Bench]) -> No
         names = {result.row.name for result in results}
         assert {OURS, PEER} <= kinds
         assert (FLOOR in kinds) is (alias != LOCMEM)
-        assert THROTTLE_TWO_RATES in names
+        assert {THROTTLE_TWO_RATES, ENGINE_LOG, THROTTLE_LOG, THROTTLE_LOG_TWO_RATES} <= names
         assert (LIMITS_MOVING in names) is (alias in (REDIS, DJANGO_REDIS))
         for result in results:
             assert len(result.samples_ns) == TINY.iterations and result.median_us > 0
@@ -80,6 +86,13 @@ def test_scaling_sections_render(benches: dict[str, Bench]) -> None:
     assert "3 clients: round trips" in by_clients
     # limits' moving window stores a list: prefilled by its own row, not as a counter.
     assert "| limits MovingWindowRateLimiter |" in by_limit
+    # The sliding log is prefilled too: at 1,000/h the client starts with 995 entries.
+    header = next(line for line in by_limit.splitlines() if line.startswith("| check |"))
+    column = [cell.strip() for cell in header.strip("|").split("|")].index(
+        "1,000/h: bytes / client"
+    )
+    rows = {cells[0]: cells for cells in table_rows(by_limit)}
+    assert numbers(rows[ENGINE_LOG][column])[0] > 5000
 
 
 def test_calls_section_counts_every_entry_point(benches: dict[str, Bench]) -> None:
@@ -87,11 +100,15 @@ def test_calls_section_counts_every_entry_point(benches: dict[str, Bench]) -> No
 
     assert set(sections.CALL_ROWS) <= set(rows)
     for name, cells in rows.items():
-        assert len(cells) == 3 * len(sections.CALL_BACKENDS), name
+        # Python calls, ours, our modules on each backend; Redis commands on RedisCache.
+        assert len(cells) == 3 * len(sections.CALL_BACKENDS) + 1, name
         assert all(cell == "-" or numbers(cell) for cell in cells), name
     redis_calls, ours, modules = (numbers(cell)[0] for cell in rows[THROTTLE][:3])
     assert redis_calls >= ours > 0 and modules >= 1
     assert rows[DJANGO_RATELIMIT][1:3] == ["0", "0"]  # none of django-ratelimit's are ours
+    # One EVALSHA per check, whatever the algorithm and however many rates.
+    for name in (THROTTLE, THROTTLE_TWO_RATES, ANON_THROTTLE, THROTTLE_LOG, THROTTLE_LOG_TWO_RATES):
+        assert rows[name][3] == "1", name
 
 
 def test_targets_section_judges_every_target(benches: dict[str, Bench]) -> None:
@@ -110,10 +127,59 @@ def test_targets_section_judges_every_target(benches: dict[str, Bench]) -> None:
     ]
     for label in (LABELS[DJANGO_REDIS], LABELS[REDIS], LABELS[LOCMEM], LABELS[MEMCACHED]):
         assert any(target.startswith(label) for target, _, _ in rows), label
+    log_goal = next(row for row in rows if "sliding log" in row[0])
+    assert "sliding-log two rates" not in log_goal[1]  # one rate: gets and cas on its one key
+    assert all(
+        THROTTLE_LOG_TWO_RATES.split(" ", 1)[1] in row[1]
+        for row in rows
+        if "1 Redis command" in row[0]
+    )
+
+
+def test_memory_section_measures_every_store(benches: dict[str, Bench]) -> None:
+    text = memory.section(benches, limits=(10, 20))
+
+    for alias in memory.STORES:
+        assert f"### {LABELS[alias]}" in text
+    tables = text.split("### ")[1:]
+    for store in tables:
+        rows = {cells[0]: [numbers(cell) for cell in cells[1:]] for cells in table_rows(store)}
+        log, drf, window = (
+            rows[memory.SLIDING_LOG],
+            rows[memory.DRF_HISTORY],
+            rows[memory.SLIDING_WINDOW],
+        )
+        assert 0 < log[0][0] < log[2][0] and 0 < drf[0][0] < drf[2][0]  # grow with the limit
+        assert window[1] == window[3] == []  # no bytes / entry for counters
+    # In local memory, exactly the pickled tuple of integer microseconds (and DRF's list of floats).
+    start_us = int(memory.START * 1_000_000)
+    log_tuple = tuple(start_us + i * 1000 for i in range(10))
+    history = [memory.START + i * memory.STEP for i in range(10)]
+    locmem = {cells[0]: cells[1] for cells in table_rows(tables[-1])}
+    assert numbers(locmem[memory.SLIDING_LOG]) == [
+        len(pickle.dumps(log_tuple, pickle.HIGHEST_PROTOCOL))
+    ]
+    assert numbers(locmem[memory.DRF_HISTORY]) == [
+        len(pickle.dumps(history, pickle.HIGHEST_PROTOCOL))
+    ]
+
+
+def test_fidelity_sliding_log_admits_exactly_n_in_any_period() -> None:
+    assert set(algorithm_fidelity.ALGORITHMS) == set(NAMES)
+
+    measured = list(algorithm_fidelity.measure(("sliding-log", "fixed-window"), periods=6))
+
+    assert len(measured) == 7
+    for name, drf_max, results in measured:
+        log = results["sliding-log"]
+        assert drf_max == log.max_over_limit == 1.0, name  # N in some period, never more
+        assert log.agree == log.admit == 1.0, name  # decides as DRF does, request by request
+    edge = next(results for name, _, results in measured if name == "edge attack")
+    assert edge["fixed-window"].max_over_limit == 2.0  # what the fixed window allows
 
 
 def test_sections_are_named_and_checked() -> None:
-    assert {"calls", "targets"} <= set(cli.SECTIONS)
+    assert {"calls", "memory", "targets"} <= set(cli.SECTIONS)
     assert cli.parse_args(["--sections", "calls,targets"]).sections == "calls,targets"
     with pytest.raises(SystemExit):
         cli.parse_args(["--sections", "per-check,nope"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from rest_framework import throttling as drf_throttling
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from drf_ratelimit import throttles
@@ -18,7 +20,7 @@ def health(request: HttpRequest) -> HttpResponse:
 
 
 class Unthrottled(APIView):
-    throttle_classes = ()
+    throttle_classes: Sequence[type[BaseThrottle]] = ()
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
