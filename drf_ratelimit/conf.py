@@ -1,7 +1,8 @@
 """The settings snapshot: the one place that reads Django settings.
 
-Every ``RATELIMIT_*`` setting, and the DRF settings the throttles follow, is
-parsed and validated once into a frozen :class:`RatelimitSettings`, which
+Every ``RATELIMIT_*`` setting (and DRF's ``NUM_PROXIES``, which the
+decorator follows too) is parsed and validated once into a frozen
+:class:`RatelimitSettings`, which
 :func:`snapshot` hands out until the settings change. A change is seen two
 ways, so ``override_settings`` and pytest-django's ``settings`` fixture work
 everywhere: Django's ``setting_changed`` signal, and the settings holder
@@ -11,7 +12,8 @@ costs one lookup, not a dozen ``getattr(settings, ...)`` calls.
 Each snapshot has a ``generation``; what is compiled from settings (the
 plans of :mod:`drf_ratelimit._engine`) records the generation it was built
 for and is rebuilt when it differs. The system checks validate the same
-fields (:func:`problems`), so a bad value is reported at start-up by
+fields (:func:`problem`), and DRF's ``DEFAULT_THROTTLE_RATES``, which the
+throttles read through DRF's own ``api_settings``, so a bad value is reported at start-up by
 ``manage.py check`` with the message a request would raise.
 """
 
@@ -87,8 +89,6 @@ class RatelimitSettings:
     #: ``RATELIMIT_ALGORITHM``: None leaves each kind of declaration its own default.
     algorithm: str | None
     count_denied: bool | None
-    #: ``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` (read-only).
-    throttle_rates: Mapping[str, Any]
     #: Set by :func:`drf_ratelimit.testing.override_ratelimit`: every rate allows
     #: this many requests per its own period.
     limit_override: int | None
@@ -202,7 +202,10 @@ def _count_denied() -> bool | None:
     return value
 
 
-def _throttle_rates() -> Mapping[str, Any]:
+def throttle_rates() -> Mapping[str, Any]:
+    """``REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']`` from the settings, validated
+    (read-only), for the system checks: the throttles read it through DRF's
+    ``api_settings`` on every request."""
     rates = drf_setting("DEFAULT_THROTTLE_RATES", _MISSING)
     if rates is _MISSING:
         rates = DRF_DEFAULT_THROTTLE_RATES
@@ -227,7 +230,6 @@ _FIELDS: dict[str, Callable[[], Any]] = {
     "headers": lambda: bool(get("RATELIMIT_HEADERS")),
     "algorithm": _algorithm,
     "count_denied": _count_denied,
-    "throttle_rates": _throttle_rates,
 }
 
 
@@ -332,7 +334,7 @@ def overridden_limit(limit: int | None) -> Iterator[None]:
 def problem(field: str) -> str | None:
     """Why one field of the snapshot does not parse (None when it does), for the
     system checks: the message a request would raise."""
-    parse = exception_class if field == "exception_class" else _FIELDS[field]
+    parse = _CHECKED_ONLY.get(field) or _FIELDS[field]
     try:
         parse()
     except ImproperlyConfigured as exc:
@@ -341,7 +343,7 @@ def problem(field: str) -> str | None:
 
 
 #: Every field :func:`problem` can check.
-FIELDS = (*_FIELDS, "exception_class")
+FIELDS = (*_FIELDS, "exception_class", "throttle_rates")
 
 
 # --- accessors ---------------------------------------------------------------------------
@@ -392,3 +394,10 @@ def ratelimit_view() -> Callable[..., Any]:
 def resolve(value: Any, setting: str) -> Any:
     """Import ``value`` when it is a dotted-path string, else return it."""
     return import_dotted(value, setting) if isinstance(value, str) else value
+
+
+#: What :func:`problem` validates besides the snapshot's fields.
+_CHECKED_ONLY: dict[str, Callable[[], Any]] = {
+    "exception_class": exception_class,
+    "throttle_rates": throttle_rates,
+}

@@ -125,8 +125,7 @@ class BaseRatelimitThrottle(BaseThrottle):
     @classmethod
     def _declared_scope(cls) -> str | None:
         """The ``DEFAULT_THROTTLE_RATES`` entry the system checks look at."""
-        scope = cls.__dict__.get("scope", cls.scope)
-        return scope if isinstance(scope, str) else None
+        return cls.scope if isinstance(cls.scope, str) else None
 
     def timer(self) -> float:
         return clock.now()

@@ -84,24 +84,24 @@ def test_headers_enabled(settings: Any, value: Any, expected: bool) -> None:
 
 def test_throttle_rates_default_is_drfs(settings: Any) -> None:
     assert not hasattr(settings, "REST_FRAMEWORK")
-    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
+    assert dict(conf.throttle_rates()) == {"user": None, "anon": None}
     settings.REST_FRAMEWORK = {"NUM_PROXIES": 1}
-    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
+    assert dict(conf.throttle_rates()) == {"user": None, "anon": None}
 
 
 def test_throttle_rates_are_read_at_call_time(settings: Any) -> None:
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m"}}
-    assert dict(conf.snapshot().throttle_rates) == {"anon": "5/m"}
+    assert dict(conf.throttle_rates()) == {"anon": "5/m"}
     with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"login": "1/s"}}):
-        assert dict(conf.snapshot().throttle_rates) == {"login": "1/s"}
-    assert dict(conf.snapshot().throttle_rates) == {"anon": "5/m"}
+        assert dict(conf.throttle_rates()) == {"login": "1/s"}
+    assert dict(conf.throttle_rates()) == {"anon": "5/m"}
 
 
 @pytest.mark.parametrize("rates", [["5/m"], "5/m", None, ("anon", "5/m")], ids=repr)
 def test_throttle_rates_bad_type(settings: Any, rates: Any) -> None:
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": rates}
     with pytest.raises(ImproperlyConfigured) as excinfo:
-        dict(conf.snapshot().throttle_rates)
+        dict(conf.throttle_rates())
     message = str(excinfo.value)
     assert "REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']" in message
     assert repr(rates) in message
@@ -122,7 +122,7 @@ def test_drf_setting_with_a_non_dict_rest_framework(settings: Any, value: Any) -
     with pytest.raises(ImproperlyConfigured, match=r"^REST_FRAMEWORK=.* must be a dict$"):
         conf.drf_setting("NUM_PROXIES")
     with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
-        dict(conf.snapshot().throttle_rates)
+        dict(conf.throttle_rates())
     with pytest.raises(ImproperlyConfigured, match="REST_FRAMEWORK="):
         conf.snapshot()
 
@@ -184,9 +184,9 @@ def test_an_empty_non_dict_rest_framework_is_still_an_error(settings: Any, value
 
 
 def test_changing_a_copy_of_the_throttle_rates_changes_nothing() -> None:
-    copy = dict(conf.snapshot().throttle_rates)
+    copy = dict(conf.throttle_rates())
     copy["anon"] = "1/s"
-    assert dict(conf.snapshot().throttle_rates) == {"user": None, "anon": None}
+    assert dict(conf.throttle_rates()) == {"user": None, "anon": None}
 
 
 # --- the snapshot -------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_problem_names_each_invalid_field_alone(settings: Any) -> None:
 def test_the_throttle_rates_of_the_snapshot_cannot_be_changed(settings: Any) -> None:
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"anon": "5/m"}}
     with pytest.raises(TypeError):
-        conf.snapshot().throttle_rates["anon"] = "1/s"  # type: ignore[index]
+        conf.throttle_rates()["anon"] = "1/s"  # type: ignore[index]
 
 
 def test_override_ratelimit_limit_is_part_of_the_snapshot() -> None:
