@@ -38,9 +38,17 @@ class RedisStore:
     name = "redis"
     server_clock = True
 
-    def __init__(self, get_client: Callable[[], Any], make_key: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        get_client: Callable[[], Any],
+        make_key: Callable[[str], str],
+        shard_of: Callable[[str], Any] | None = None,
+    ) -> None:
         self.get_client = get_client
         self.make_key = make_key
+        #: A sharding client's server for a key (django-redis's ShardClient):
+        #: the keys of one check share a hash tag, so they share a server.
+        self.shard_of = shard_of
 
     def accepts(self, algorithm: Algorithm) -> bool:
         return True
@@ -52,7 +60,8 @@ class RedisStore:
         arguments = (len(full), *full, *shared, *quotas.script_args)
         script = quotas.algorithm.script
         try:
-            client = self.get_client()
+            shard_of = self.shard_of
+            client = self.get_client() if shard_of is None else shard_of(full[0])
             try:
                 reply = client.execute_command("EVALSHA", script.sha, *arguments)
             except NoScriptError:
@@ -74,28 +83,29 @@ def redis_store(cache: BaseCache) -> RedisStore | None:
         # to nothing and parses no URL).
         client = functools.cache(lambda: cache._cache.get_client(write=True))
         return RedisStore(client, key_maker(cache))
-    client = _django_redis_default_client(cache)
-    if client is not None:
-        # The write client: the one at index 0, made once by django-redis and kept.
-        get_client = functools.cache(functools.partial(client.get_client, write=True))
-        return RedisStore(get_client, key_maker(cache))
-    return None
+    client = _django_redis_client(cache)
+    if client is None:
+        return None
+    if hasattr(client, "get_server"):  # ShardClient: the server of the check's hash tag
+        return RedisStore(_no_single_client, key_maker(cache), client.get_server)
+    # The write client: the one at index 0, made once by django-redis and kept.
+    get_client = functools.cache(functools.partial(client.get_client, write=True))
+    return RedisStore(get_client, key_maker(cache))
 
 
-def _django_redis_default_client(cache: BaseCache) -> Any:
-    """django-redis's DefaultClient (and subclasses such as Sentinel), if in use.
+def _no_single_client() -> Any:
+    raise AssertionError("a sharded store picks its server by key")
 
-    The sharded client spreads keys over servers by key, so one script cannot
-    see them all: it falls back to add+incr, which django-redis makes atomic.
-    """
+
+def _django_redis_client(cache: BaseCache) -> Any:
+    """django-redis's client when it is the DefaultClient, a subclass (Sentinel,
+    a cluster client) or the ShardClient; None for other caches."""
     try:
         from django_redis.cache import RedisCache as DjangoRedisCache
-        from django_redis.client import DefaultClient, ShardClient
+        from django_redis.client import DefaultClient
     except ImportError:
         return None
     if not isinstance(cache, DjangoRedisCache):
         return None
     client = cache.client
-    if isinstance(client, DefaultClient) and not isinstance(client, ShardClient):
-        return client
-    return None
+    return client if isinstance(client, DefaultClient) else None

@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 import redis
-from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
@@ -894,32 +893,39 @@ def test_throttle_wait_is_exact(backend: Backend, clock: FakeClock, algorithm: s
 # --- backends that cannot run an algorithm --------------------------------------------------
 
 
-# django-redis's own ShardClient warns about its own internal calls (add -> set,
-# and RedisCache.get passing client=None).
-@pytest.mark.filterwarnings("ignore:set on sharded client:UserWarning")
-@pytest.mark.filterwarnings("ignore:get on sharded client:UserWarning")
-def test_token_bucket_on_a_sharded_django_redis_cache_is_refused(
-    redis_server: Any, settings: Any, clock: FakeClock
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_sharded_django_redis_cache_runs_each_check_on_one_shard(
+    redis_server: Any, settings: Any, clock: FakeClock, algorithm: str
 ) -> None:
-    """No compare-and-swap through django-redis's ShardClient: refusing is
-    better than a token bucket that races."""
+    """django-redis's ShardClient: the check's hash tag picks the shard, one
+    EVALSHA there decides (every algorithm, two rates), and clients spread
+    over the shards."""
+    shards = [redis_server.url[:-1] + "2", redis_server.url[:-1] + "3"]
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "sharded": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": [redis_server.url[:-1] + "2", redis_server.url[:-1] + "3"],
+            "LOCATION": shards,
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
         },
     }
     settings.RATELIMIT_USE_CACHE = "sharded"
-    caches["sharded"].clear()
-
-    with pytest.raises(ImproperlyConfigured, match=r"'sharded'.*'token-bucket' algorithm"):
-        check([limit()], algorithm=TOKEN_BUCKET)
-    with pytest.raises(ImproperlyConfigured, match="'token-bucket'"):
-        usage_of(client_request(), algorithm=TOKEN_BUCKET)
-    # The windows still run there, on add+incr per key.
-    assert flags([one(limit(), SLIDING_WINDOW) for _ in range(4)]) == [False] * 3 + [True]
+    for url in shards:
+        redis.Redis.from_url(url).flushdb()
+    observer = redis.Redis.from_url(shards[0])
+    clients = [f"10.8.0.{n}" for n in range(1, 21)]
+    for value in clients:
+        limits = [limit(3, 60, value=value), limit(5, 3600, value=value)]
+        assert [flags(run(limits, algorithm)) for _ in range(4)] == [[False, False]] * 3 + [
+            [True, False]
+        ]
+    observer.config_resetstat()
+    run([limit(3, 60, value="10.8.1.1"), limit(5, 3600, value="10.8.1.1")], algorithm)
+    calls = redis_calls(observer)
+    # One script for both rates (the add+incr fallback would run none).
+    assert (calls["evalsha"], calls.get("eval", 0)) == (1, 0)
+    held = [redis.Redis.from_url(url).dbsize() for url in shards]
+    assert all(held), f"every client on one shard: {held}"
 
 
 # --- Redis's own clock ---------------------------------------------------------------------
