@@ -6,6 +6,7 @@
 backend                    fixed / sliding window                 token bucket     round trips
 =========================  =====================================  ===============  ===========
 django-redis, RedisCache   the algorithm's Lua script             its Lua script   1
+django-redis ShardClient   the script, on the check's shard       the same         1
 PyMemcache                 ``incr`` (``add`` on a new key)        ``gets``+``cas`` 1 per key
 PyLibMC                    ``incr`` (``add`` on a new key)        refused (E008)   1 per key
 LocMem                     the cache's lock, once per check       the same         in-process

@@ -2,7 +2,10 @@
 
 Each algorithm ships one Lua script that reads every quota of the check,
 decides, and charges all of them or none, in one atomic server-side step:
-one ``EVALSHA`` however many rates a throttle has. Scripts run through the
+one ``EVALSHA`` however many rates a throttle has. The keys of one check
+share a ``{client}`` hash tag, so on a Redis Cluster they are in one slot
+and on django-redis's ShardClient on one server, where the script runs.
+Scripts run through the
 cache's own client and connection pool, on the same full keys
 (``KEY_PREFIX``, ``VERSION``) and the raw-integer encoding Django uses, so
 ``cache.get`` and django-ratelimit see the same fixed-window counters. After
