@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "drf_ratelimit.headers": 2,
     "drf_ratelimit._request": 3,
     "drf_ratelimit._storage": 3,
+    "drf_ratelimit.cluster": 3,  # cache backends for Redis Cluster
     "drf_ratelimit._engine": 4,
     "drf_ratelimit.core": 5,
     "drf_ratelimit.decorators": 5,

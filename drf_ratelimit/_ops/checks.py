@@ -17,17 +17,24 @@ drf_ratelimit.E008     Error    an algorithm in use cannot run atomically on
                                 local memory)
 drf_ratelimit.E009     Error    another RATELIMIT_* setting does not parse
                                 (a mask, the prefix, the proxies...)
+drf_ratelimit.E010     Error    on a Redis Cluster or a sharded client, the
+                                cache's KEY_FUNCTION loses the hash tag that
+                                keeps the keys of one check on one server
 drf_ratelimit.W001     Warning  LocMemCache: each process counts on its own
 drf_ratelimit.W002     Warning  an unknown backend: atomicity not verified
 drf_ratelimit.W003     Warning  DEFAULT_THROTTLE_CLASSES holds DRF's own
                                 (non-atomic) rate throttles
 drf_ratelimit.W004     Warning  a throttle keeps a sliding log with a limit
                                 above 1,000 (memory per client grows with it)
+drf_ratelimit.W005     Warning  on a Redis Cluster, a brace in KEY_PREFIX or
+                                KEY_FUNCTION puts every client in one slot
 =====================  =======  ==============================================
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +49,7 @@ from django.utils.module_loading import import_string
 
 from drf_ratelimit import conf
 from drf_ratelimit._algorithms import SLIDING_LOG, algorithm_named
+from drf_ratelimit._algorithms.base import KeyScope
 from drf_ratelimit._algorithms.sliding_log import LOG_BYTES_PER_ENTRY, LOG_WARN_LIMIT
 from drf_ratelimit._engine import ANY_SCOPE, DECLARED
 from drf_ratelimit._request.keys import key_function
@@ -351,3 +359,77 @@ def _is_drf_rate_throttle(throttle: Any) -> bool:
         (cls.__module__, cls.__name__) == ("rest_framework.throttling", "SimpleRateThrottle")
         for cls in getattr(throttle, "__mro__", ())
     )
+
+
+@register(Tags.caches, "drf_ratelimit")
+def check_hash_tags(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The keys of one check must keep their ``{client}`` hash tag on a Redis
+    Cluster or django-redis's ShardClient (E010, W005).
+
+    The tag is what puts every key of a check on one server, where one script
+    reaches them all; the cache's ``KEY_PREFIX`` and ``KEY_FUNCTION`` wrap
+    every key, and can hide or replace it.
+    """
+    try:
+        cache = caches[conf.get("RATELIMIT_USE_CACHE")]
+    except (InvalidCacheBackendError, ImproperlyConfigured, ImportError, TypeError):
+        return []  # check_cache reports why
+    rule = _hash_tag_rule(cache)
+    if rule is None:
+        return []
+    scope = KeyScope(conf.get("RATELIMIT_CACHE_PREFIX"), hashlib.sha256, "check")
+    ours = scope.client_tag("client")
+    sample = cache.make_key(ours + "sl60s")
+    tag = rule(sample)
+    digest = ours[ours.index("{") + 1 : -1]
+    alias = conf.get("RATELIMIT_USE_CACHE")
+    if tag == digest:
+        return []
+    if tag is None or digest not in sample:
+        return [
+            Error(
+                f"Cache {alias!r}: its KEY_FUNCTION turns {ours + 'sl60s'!r} into "
+                f"{sample!r}, which has lost the hash tag {{{digest}}}: the keys of one "
+                "check would be spread over servers, and checks of several rates fail.",
+                hint="Keep the key (and its braces) whole in KEY_FUNCTION, e.g. prefix it.",
+                id="drf_ratelimit.E010",
+            )
+        ]
+    return [
+        Warning(
+            f"Cache {alias!r}: {sample!r} hashes on {{{tag}}}, not on the client's tag, "
+            "so every client's keys are in one slot of the cluster (one server does "
+            "all the counting).",
+            hint="Take the braces out of KEY_PREFIX (or KEY_FUNCTION).",
+            id="drf_ratelimit.W005",
+        )
+    ]
+
+
+def _hash_tag_rule(cache: Any) -> Any:
+    """How the cache's client finds a key's hash tag, when it spreads keys over
+    servers by it; None for a single server."""
+    store = _store()
+    if getattr(store, "shard_of", None) is not None:
+        return _shard_client_tag
+    try:
+        from drf_ratelimit.cluster import RedisClusterCache, RedisClusterClient
+    except ImportError:  # redis-py is not installed
+        return None
+    client = getattr(cache, "client", None)  # django-redis's (built, not connected)
+    if isinstance(cache, RedisClusterCache) or isinstance(client, RedisClusterClient):
+        return _cluster_tag
+    return None
+
+
+def _cluster_tag(key: str) -> str | None:
+    """Redis Cluster's rule: between the first ``{`` and the next ``}``, if not empty."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start != -1 else -1
+    return key[start + 1 : end] if end > start + 1 else None
+
+
+def _shard_client_tag(key: str) -> str | None:
+    """django-redis ShardClient's rule: the last braces' content."""
+    match = re.match(r".*\{(.*)\}.*", key)
+    return match.group(1) if match else None

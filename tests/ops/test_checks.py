@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from drf_ratelimit._ops.checks import (
     check_cache,
     check_declared_limits,
     check_default_throttles,
+    check_hash_tags,
     check_log_memory,
     check_settings,
     check_throttle_rates,
@@ -449,3 +451,62 @@ def test_e009_leaves_the_settings_other_checks_report_to_them(settings: Any) -> 
     settings.REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": ["5/m"]}  # E006
     assert check_settings() == []
     assert ids(check_cache()) == ["drf_ratelimit.E002"]
+
+
+def hashing_key_function(key: str, key_prefix: str, version: int) -> str:
+    """A KEY_FUNCTION that hides the key (and its hash tag) in a digest."""
+    return hashlib.md5(f"{key_prefix}:{version}:{key}".encode()).hexdigest()
+
+
+SHARDED = {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": ["redis://127.0.0.1:1/0", "redis://127.0.0.1:1/1"],
+    "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
+}
+
+
+def test_e010_a_key_function_that_loses_the_hash_tag_on_a_sharded_cache(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}, "sharded": dict(SHARDED)}
+    settings.RATELIMIT_USE_CACHE = "sharded"
+    assert check_hash_tags() == []
+    settings.CACHES = {
+        "default": {"BACKEND": LOCMEM},
+        "sharded": {**SHARDED, "KEY_FUNCTION": f"{__name__}.hashing_key_function"},
+    }
+    messages = check_hash_tags()
+    assert ids(messages) == ["drf_ratelimit.E010"]
+    assert "'sharded'" in messages[0].msg and "hash tag" in messages[0].msg
+
+
+def test_no_hash_tag_check_on_a_single_redis(settings: Any) -> None:
+    use_cache(
+        settings,
+        "django.core.cache.backends.redis.RedisCache",
+        LOCATION="redis://127.0.0.1:1",
+        KEY_FUNCTION=f"{__name__}.hashing_key_function",
+    )
+    assert check_hash_tags() == []
+
+
+CLUSTER = {"BACKEND": "drf_ratelimit.cluster.RedisClusterCache", "LOCATION": "redis://127.0.0.1:1"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, []),
+        ({"KEY_PREFIX": "site"}, []),
+        ({"KEY_PREFIX": "{tenant1}"}, ["drf_ratelimit.W005"]),
+        ({"KEY_FUNCTION": f"{__name__}.hashing_key_function"}, ["drf_ratelimit.E010"]),
+    ],
+    ids=["plain", "prefix", "braced-prefix", "hashing-key-function"],
+)
+def test_hash_tags_on_a_redis_cluster(
+    settings: Any, extra: dict[str, Any], expected: list[str]
+) -> None:
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}, "cluster": {**CLUSTER, **extra}}
+    settings.RATELIMIT_USE_CACHE = "cluster"
+    messages = check_hash_tags()
+    assert ids(messages) == expected
+    if expected == ["drf_ratelimit.W005"]:
+        assert "{tenant1}" in messages[0].msg and "one slot" in messages[0].msg
