@@ -25,7 +25,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import (
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 from drf_ratelimit._algorithms.base import Algorithm, Charge, Outcome
 from drf_ratelimit._storage.base import Quotas, key_maker, unavailable
@@ -70,9 +78,25 @@ class RedisStore:
             except NoScriptError:
                 reply = client.eval(script.source, *arguments)
         except CLIENT_ERRORS as exc:
-            raise unavailable(self.name, exc) from exc
+            raise unavailable(self.name, _explained(exc)) from exc
         # Built as the tuple it is (a NamedTuple's own __new__ is Python code).
         return tuple.__new__(Outcome, (reply[0] == 1, reply[1] == 1, reply[2], reply[3:], True))
+
+
+#: What a Redis Cluster node answers a client that does not know it is one.
+_CLUSTER_REPLIES = (AskError, ClusterCrossSlotError, ClusterDownError)
+
+
+def _explained(exc: BaseException) -> BaseException:
+    """``exc``, or, when a cluster node answered a single-server client, an
+    error that says which backend to use instead (the fail policy still decides)."""
+    if isinstance(exc, _CLUSTER_REPLIES):  # MovedError is an AskError
+        return ResponseError(
+            f"{type(exc).__name__}: {exc} (the server is a Redis Cluster node: use "
+            "drf_ratelimit.cluster.RedisClusterCache, or django-redis with "
+            "drf_ratelimit.cluster.RedisClusterClient)"
+        )
+    return exc
 
 
 def redis_store(cache: BaseCache) -> RedisStore | None:

@@ -760,3 +760,23 @@ def test_a_down_cluster_fails_a_check_within_a_bound_set_by_the_timeouts(
         took.append(timed_check(fresh, outside[0]))
     print(f"\n{fault}: a check on the down cluster took {min(took):.2f}-{max(took):.2f}s")
     disconnect_all()
+
+
+def test_a_single_server_client_on_a_cluster_node_is_told_which_backend_to_use(
+    settings: Any, whole_cluster: RedisClusterServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django's RedisCache pointed at one node: the clients whose slots other
+    masters own get MOVED; they fail closed, and the log says what to use."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "single": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": whole_cluster.location[0],
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "single"
+    results = [check(limits_for("moved", f"10.77.0.{n}", ["5/m"])) for n in range(1, 31)]
+    failed = [usages for usages in results if is_fail_closed(usages)]
+    assert 0 < len(failed) < len(results)  # some clients' slots are on other masters
+    assert "drf_ratelimit.cluster.RedisClusterCache" in caplog.text
+    assert "MovedError" in caplog.text
