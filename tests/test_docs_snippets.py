@@ -9,13 +9,17 @@ import logging
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.test import RequestFactory, override_settings
 from django.urls import path
 from rest_framework.test import APIClient
 
 from drf_ratelimit._engine import Limit, check
+from drf_ratelimit._ops.checks import check_hash_tags
 from drf_ratelimit._request.ip import client_ip
 from drf_ratelimit._spec.rates import Rate
+from drf_ratelimit._storage import store_for
+from drf_ratelimit._storage.redis import RedisStore
 from drf_ratelimit.clock import FakeClock
 from drf_ratelimit.signals import fail_policy_used, request_limited
 from drf_ratelimit.throttles import AnonRateThrottle, UserRateThrottle
@@ -176,3 +180,19 @@ def test_decorated_views_choose_their_algorithm_and_cost(clock: FakeClock) -> No
 
     with pytest.raises(Ratelimited):
         algorithms.search(factory.get("/"))
+
+
+@pytest.mark.parametrize("caches_setting", ["CLUSTER_CACHES", "CLUSTER_DJANGO_REDIS_CACHES"])
+def test_the_cluster_settings_make_a_cache_the_scripts_run_on(caches_setting: str) -> None:
+    """Built without connecting: the store is the script store, and the hash
+    tags survive the cache's key function."""
+    configured = getattr(settings_snippets, caches_setting)
+    with override_settings(
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            **configured,
+        },
+        RATELIMIT_USE_CACHE=settings_snippets.RATELIMIT_USE_CACHE,
+    ):
+        assert isinstance(store_for(caches["ratelimit"]), RedisStore)
+        assert check_hash_tags() == []

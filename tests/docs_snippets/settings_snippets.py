@@ -30,3 +30,28 @@ RATELIMIT_VIEW = "example.views.too_many_requests"  # view(request, exception) -
 # --8<-- [start:headers]
 RATELIMIT_HEADERS = True  # RateLimit-Policy and RateLimit on every throttled response
 # --8<-- [end:headers]
+
+# --8<-- [start:cluster-cache]
+CLUSTER_CACHES = {
+    "ratelimit": {
+        "BACKEND": "drf_ratelimit.cluster.RedisClusterCache",
+        "LOCATION": ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"],
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    },
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+# --8<-- [end:cluster-cache]
+
+# --8<-- [start:cluster-django-redis]
+CLUSTER_DJANGO_REDIS_CACHES = {
+    "ratelimit": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://10.0.0.1:6379,redis://10.0.0.2:6379",
+        "OPTIONS": {
+            "CLIENT_CLASS": "drf_ratelimit.cluster.RedisClusterClient",
+            "SOCKET_TIMEOUT": 0.5,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+        },
+    },
+}
+# --8<-- [end:cluster-django-redis]
