@@ -771,7 +771,7 @@ def test_a_single_server_client_on_a_cluster_node_is_told_which_backend_to_use(
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "single": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": whole_cluster.location[0],
+            "LOCATION": f"redis://127.0.0.1:{masters(whole_cluster)[0]}",  # a master now
         },
     }
     settings.RATELIMIT_USE_CACHE = "single"
