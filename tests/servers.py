@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 REQUIRE_SERVERS = os.environ.get("DRF_RATELIMIT_REQUIRE_SERVERS") == "1"
 #: The repository root (gunicorn runs from here, with it on PYTHONPATH).
@@ -169,13 +170,18 @@ def find_binary(name: str) -> str:
     """The server binary's path, or skip (fail under CI) when it is missing."""
     path = locate_binary(name)
     if path is None:
-        import pytest  # here, not at the top: benchmarks/ reuses this module without pytest
-
-        message = f"{name} binary not found on PATH; install it (apt-get install {name})"
-        if REQUIRE_SERVERS:
-            pytest.fail(message + " -- DRF_RATELIMIT_REQUIRE_SERVERS=1 makes it required")
-        pytest.skip(message)
+        server_unavailable(f"{name} binary not found on PATH; install it (apt-get install {name})")
     return path
+
+
+def server_unavailable(message: str) -> NoReturn:
+    """Skip the test that needs a server it cannot have, or fail it when
+    ``DRF_RATELIMIT_REQUIRE_SERVERS=1`` says every server is required."""
+    import pytest  # here, not at the top: benchmarks/ reuses this module without pytest
+
+    if REQUIRE_SERVERS:
+        pytest.fail(message + " -- DRF_RATELIMIT_REQUIRE_SERVERS=1 makes it required")
+    pytest.skip(message)
 
 
 @dataclass

@@ -66,7 +66,13 @@ from tests.conftest import (
     install_backend,
     skip_token_bucket_on_pylibmc,
 )
-from tests.servers import REQUIRE_SERVERS, MemcachedServer, find_binary, free_port, wait_for_port
+from tests.servers import (
+    MemcachedServer,
+    find_binary,
+    free_cluster_port,
+    server_unavailable,
+    wait_for_port,
+)
 
 T0 = 1_700_000_000.0
 FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, SLIDING_LOG = NAMES
@@ -1021,26 +1027,6 @@ def test_redis_reads_time_only_without_a_test_clock(
 # --- Redis Cluster -------------------------------------------------------------------------
 
 
-#: A cluster node also listens on its port + 10000 (the cluster bus), so its
-#: own port can be at most 55535 (redis-server refuses to start otherwise).
-CLUSTER_BUS_OFFSET = 10_000
-
-
-def free_cluster_port() -> int:
-    """A free port whose cluster-bus twin is below 65536 and free too."""
-    for _ in range(200):
-        port = free_port()
-        if port + CLUSTER_BUS_OFFSET > 65_535:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair for a Redis Cluster node")
-
-
 @pytest.fixture(scope="module")
 def redis_cluster_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A single-node Redis Cluster owning all 16384 slots."""
@@ -1070,10 +1056,7 @@ def redis_cluster_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int
             wait_for_port(port)
             start_cluster(port)
         except (OSError, RuntimeError, redis.RedisError) as exc:
-            message = f"a single-node Redis Cluster could not start: {exc}"
-            if REQUIRE_SERVERS:
-                pytest.fail(message + " -- DRF_RATELIMIT_REQUIRE_SERVERS=1 makes it required")
-            pytest.skip(message)
+            server_unavailable(f"a single-node Redis Cluster could not start: {exc}")
         yield port
     finally:
         process.terminate()

@@ -45,7 +45,7 @@ from drf_ratelimit._spec.rates import Rate, parse_rate
 from drf_ratelimit._storage.base import key_maker
 from drf_ratelimit.cluster import DEFAULT_RETRIES, RedisClusterCache
 from drf_ratelimit.usage import Usage
-from tests.servers import REQUIRE_SERVERS, RedisClusterServers, find_binary
+from tests.servers import RedisClusterServers, find_binary, server_unavailable
 from tests.storage import hammer
 
 pytestmark = [pytest.mark.redis, pytest.mark.faults]
@@ -104,10 +104,7 @@ def cluster() -> Iterator[RedisClusterServers]:
         try:
             servers.start()
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-            message = f"a 3-master Redis Cluster could not start: {exc}"
-            if REQUIRE_SERVERS:
-                pytest.fail(message + " -- DRF_RATELIMIT_REQUIRE_SERVERS=1 makes it required")
-            pytest.skip(message)
+            server_unavailable(f"a 3-master Redis Cluster could not start: {exc}")
         yield servers
     finally:
         servers.stop()
