@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import InvalidCacheBackendError, caches
@@ -212,32 +212,46 @@ def check_algorithms(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     ]
 
 
-def _algorithms_in_use() -> list[tuple[str, str]]:
-    """(where, algorithm name) for every declared limit, every throttle of the
-    package in ``DEFAULT_THROTTLE_CLASSES``, and the project default."""
+class InUse(NamedTuple):
+    """One limit the checks can see at start-up, with the algorithm it runs."""
+
+    where: str
+    algorithm: str
+    rate: Any
+    #: Its ``DEFAULT_THROTTLE_RATES`` entry when it has no rate (``ANY_SCOPE``: the view's).
+    scope: str | None
+
+
+def _limits_in_use() -> list[InUse]:
+    """Every declared limit, and every throttle of the package named in
+    ``DEFAULT_THROTTLE_CLASSES`` (a project's subclasses are declared; the
+    package's own classes are not), each with its algorithm resolved."""
     project_default = conf.get("RATELIMIT_ALGORITHM")
-    in_use = [(d.where, d.algorithm or project_default or d.default_algorithm) for d in DECLARED]
-    for where, throttle in _default_ratelimit_throttles():
-        in_use.append((where, throttle.algorithm or project_default or throttle.default_algorithm))
-    if project_default is not None:
-        in_use.append(("RATELIMIT_ALGORITHM", project_default))
-    return in_use
-
-
-def _default_ratelimit_throttles() -> list[tuple[str, Any]]:
-    """The package's own throttle classes named in ``DEFAULT_THROTTLE_CLASSES``
-    (a project's subclasses are declared; the package's own are not)."""
-    found = []
+    found = [
+        InUse(d.where, d.algorithm or project_default or d.default_algorithm, d.rate, d.scope)
+        for d in DECLARED
+    ]
     for path in conf.drf_setting("DEFAULT_THROTTLE_CLASSES") or ():
         try:
             throttle = import_string(path) if isinstance(path, str) else path
         except ImportError:
             continue  # DRF itself reports an unimportable throttle class
-        if getattr(throttle, "__module__", "") == "drf_ratelimit.throttles" and hasattr(
-            throttle, "default_algorithm"
-        ):
-            found.append((f"DEFAULT_THROTTLE_CLASSES: {throttle.__name__}", throttle))
+        ours = getattr(throttle, "__module__", "") == "drf_ratelimit.throttles"
+        if not (ours and hasattr(throttle, "default_algorithm")):
+            continue
+        algorithm = throttle.algorithm or project_default or throttle.default_algorithm
+        where = f"DEFAULT_THROTTLE_CLASSES: {throttle.__name__}"
+        found.append(InUse(where, algorithm, throttle.rate, throttle._declared_scope()))
     return found
+
+
+def _algorithms_in_use() -> list[tuple[str, str]]:
+    """(where, algorithm name) for every limit in use, and the project default."""
+    in_use = [(limit.where, limit.algorithm) for limit in _limits_in_use()]
+    project_default = conf.get("RATELIMIT_ALGORITHM")
+    if project_default is not None:
+        in_use.append(("RATELIMIT_ALGORITHM", project_default))
+    return in_use
 
 
 @register("drf_ratelimit")
@@ -267,16 +281,10 @@ def check_log_memory(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 
 def _logged_rates() -> list[tuple[str, Rate]]:
     """(where, rate) for every rate a sliding log keeps that can be known at start-up."""
-    project_default = conf.get("RATELIMIT_ALGORITHM")
     throttle_rates = conf.drf_setting("DEFAULT_THROTTLE_RATES", {})
     found: dict[tuple[str, Rate], None] = {}
-    named = [
-        (where, throttle.algorithm, throttle.default_algorithm, throttle.rate, _scope_of(throttle))
-        for where, throttle in _default_ratelimit_throttles()
-    ]
-    declared = [(d.where, d.algorithm, d.default_algorithm, d.rate, d.scope) for d in DECLARED]
-    for where, algorithm, default, rate, scope in declared + named:
-        if (algorithm or project_default or default) != SLIDING_LOG.name:
+    for where, algorithm, rate, scope in _limits_in_use():
+        if algorithm != SLIDING_LOG.name:
             continue
         sources: list[tuple[str, Any]] = []
         if rate is not None:
@@ -288,12 +296,6 @@ def _logged_rates() -> list[tuple[str, Rate]]:
         for where, rate in sources:
             found.update(dict.fromkeys((where, parsed) for parsed in _parsed_or_nothing(rate)))
     return list(found)
-
-
-def _scope_of(throttle: Any) -> str | None:
-    """The scope whose rate a throttle class uses (``ANY_SCOPE``: the view's)."""
-    declared_scope = getattr(throttle, "_declared_scope", None)
-    return declared_scope() if callable(declared_scope) else None
 
 
 def _parsed_or_nothing(rate: Any) -> tuple[Rate, ...]:
