@@ -34,6 +34,7 @@ US = 1_000_000
 #: Keys live this long past the moment they stop mattering, so that a late
 #: write never finds its key gone (django-ratelimit's EXPIRATION_FUDGE).
 GRACE_SECONDS = 5
+GRACE_MS = GRACE_SECONDS * 1000
 #: Client keys a declaration remembers (about 200 kB of strings at most).
 MEMO_SIZE = 2048
 

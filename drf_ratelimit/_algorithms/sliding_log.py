@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from drf_ratelimit._algorithms.base import (
-    GRACE_SECONDS,
+    GRACE_MS,
     US,
     Decision,
     Quota,
@@ -48,7 +48,6 @@ from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
 
 NAME = "sliding-log"
-GRACE_MS = GRACE_SECONDS * 1000
 SCRIPT = Script(__package__, "sliding_log.lua", clock=True, GRACE_MS=GRACE_MS)
 #: Above this limit a log costs tens of kilobytes per client (system check W004).
 LOG_WARN_LIMIT = 1000

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from drf_ratelimit._algorithms.base import (
-    GRACE_SECONDS,
+    GRACE_MS,
     US,
     Charge,
     Counters,
@@ -46,7 +46,6 @@ from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
 
 NAME = "sliding-window"
-GRACE_MS = GRACE_SECONDS * 1000
 SCRIPT = Script(__package__, "sliding_window.lua", clock=True, GRACE_MS=GRACE_MS)
 #: A window is treated as closed this long after it ended: requests that were
 #: in flight at its edge have landed by then.

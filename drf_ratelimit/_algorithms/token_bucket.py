@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drf_ratelimit._algorithms.base import (
-    GRACE_SECONDS,
+    GRACE_MS,
     US,
     Decision,
     Quota,
@@ -35,7 +35,6 @@ from drf_ratelimit._spec.rates import Rate
 from drf_ratelimit.usage import Usage
 
 NAME = "token-bucket"
-GRACE_MS = GRACE_SECONDS * 1000
 SCRIPT = Script(__package__, "token_bucket.lua", clock=True, GRACE_MS=GRACE_MS)
 
 
